@@ -1,0 +1,7 @@
+"""`python -m confgen`."""
+
+import sys
+
+from confgen.cli import main
+
+sys.exit(main())

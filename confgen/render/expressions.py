@@ -1,0 +1,150 @@
+"""ClassAd expressions confgen generates, as text. Pure functions of the Site; each yields a strict boolean
+where HTCondor needs one (`=?=`, `=!=`, `isUndefined`, `identicalMember` never give Undefined)."""
+
+from __future__ import annotations
+
+from confgen.render.env import classad, classad_list
+from confgen.site.model import JobAttribute, NodeClass, Site
+from confgen.site.semantic import duration_seconds
+
+#: Deepest ifThenElse nesting the ClassAd parser accepts from HTCondor 25.13 on (166 fails); older
+#: releases accept 999. A pool upgrades, so the smaller limit holds for every site.
+MAX_CHAIN_DEPTH = 165
+
+#: Slot attributes confgen publishes.
+OFFERED = "SiteOfferedOS"
+NODE_CLASS = "SiteNodeClass"
+
+
+def image_macro(os_name: str) -> str:
+    return f"{os_name.upper()}_DEFAULT_IMAGE"
+
+
+def uses_chain(cls: NodeClass) -> bool:
+    return len(cls.images) <= MAX_CHAIN_DEPTH
+
+
+def image_chain(site: Site, cls: NodeClass) -> list[str]:
+    """The seed's redefinition chain: CHOSEN_IMAGE starts at the default, each OS wraps it once."""
+    attr = f"TARGET.{site.job_attribute}"
+    lines = [f'"$({image_macro(site.default_os)})"']
+    for os_name in cls.images:
+        lines.append(f'ifThenElse({attr} is {classad(os_name)}, "$({image_macro(os_name)})", $(CHOSEN_IMAGE))')
+    return lines
+
+
+def image_record(site: Site, cls: NodeClass) -> str:
+    """Constant-depth form for classes offering more OSes than the parser nests: a record lookup.
+
+    Record lookup ignores case; the site checks refuse OS names equal but for case, and START and
+    the submit requirement compare names case-sensitively, so no job gets an image it did not name."""
+    entries = "; ".join(f"'{os_name}' = \"$({image_macro(os_name)})\"" for os_name in cls.images)
+    return f'([{entries}][TARGET.{site.job_attribute}]) ?: "$({image_macro(site.default_os)})"'
+
+
+def singularity_job(site: Site) -> str:
+    if site.all_jobs:
+        return "True"
+    return f"!isUndefined(TARGET.{site.job_attribute})"
+
+
+def bind_list(site: Site) -> str:
+    return ",".join(b.spec() for b in site.binds)
+
+
+def start_os(site: Site, cls: NodeClass) -> str:
+    attr = f"TARGET.{site.job_attribute}"
+    named = f"identicalMember({attr}, MY.{OFFERED})"
+    if site.default_os in cls.images:
+        return f"(isUndefined({attr}) || {named})"
+    return f"({named})"
+
+
+def start_interactive(cls: NodeClass) -> str:
+    return {"only": "(TARGET.InteractiveJob =?= True)", "never": "(TARGET.InteractiveJob =!= True)"}.get(cls.interactive, "True")
+
+
+def start_health(site: Site) -> str:
+    if site.health_script is None:
+        return "True"
+    return "((MY.NodeIsHealthy =?= True) && ((TARGET.InteractiveJob =!= True) || (MY.HealthyForInteractiveUse =?= True)))"
+
+
+def start_drain(site: Site) -> str:
+    if site.reboots is None:
+        return "True"
+    attr = site.reboots["runtime_attribute"]
+    return f"((MY.SiteDraining =!= True) || ((TARGET.{attr} * 3600 <= MY.SiteDrainDeadline - time()) =?= True))"
+
+
+def drain_attributes(site: Site) -> dict[str, str]:
+    """Slot attributes (name -> expression) that decide when a node drains and until when it backfills."""
+    r = site.reboots
+    assert r is not None
+    longest = next(a for a in site.job_attributes if a.name == r["runtime_attribute"]).max
+    due_by_check = "ifThenElse(isInteger(MY.RebootNeededSince), MY.RebootNeededSince, MY.SiteBootTime)"
+    if r["max_uptime_days"] is not None:
+        by_uptime = f"(MY.SiteBootTime + {int(r['max_uptime_days']) * 86400})"
+        due = f"ifThenElse(MY.RebootNeeded =?= True, {due_by_check}, {by_uptime})"
+    else:
+        due = f"ifThenElse(MY.RebootNeeded =?= True, {due_by_check}, undefined)"
+    return {
+        "SiteRebootDueSince": due,
+        "SiteDrainStart": "(MY.SiteRebootDueSince + MY.SiteRebootDelay)",
+        "SiteDraining": "((time() >= MY.SiteDrainStart) =?= True)",
+        "SiteDrainDeadline": f"(MY.SiteDrainStart + {int(longest or 0) * 3600})",
+    }
+
+
+def reboot_delay(site: Site) -> str:
+    """Per-node delay before draining, spread over spread_days; drawn by the config parser."""
+    assert site.reboots is not None
+    spread = int(site.reboots["spread_days"]) * 86400
+    return f"$RANDOM_INTEGER(0, {spread}, 3600)" if spread else "0"
+
+
+def period(text: str) -> str:
+    seconds = duration_seconds(text)
+    assert seconds is not None
+    return f"{seconds}s"
+
+
+# --- submit side ------------------------------------------------------------------------------
+
+def requirement_os(site: Site) -> tuple[str, str]:
+    attr = f"TARGET.{site.job_attribute}"
+    offered = site.offered_anywhere()
+    expr = f"(isUndefined({attr}) || identicalMember({attr}, {classad_list(offered)}))"
+    reason = (f'strcat("{site.job_attribute} = ", unparse({attr}), '
+              f'{classad(" is not an OS of this pool; set " + site.job_attribute + " to one of: " + ", ".join(offered) + " (names are case-sensitive)")})')
+    return expr, reason
+
+
+def requirement_blocked(site: Site) -> tuple[str, str]:
+    expr = f"(member(TARGET.Owner, {classad_list(site.blocked_users)}) =!= True)"
+    reason = classad("Submission refused by the site policy security.blocked_users: this account may not submit jobs. Contact the pool administrators.")
+    return expr, reason
+
+
+def requirement_attribute(attr: JobAttribute) -> tuple[str, str]:
+    ref = f"TARGET.{attr.name}"
+    if attr.type == "string":
+        expr = f"identicalMember({ref}, {classad_list(attr.values)})"
+        allowed = "one of: " + ", ".join(attr.values)
+    else:
+        expr = f"(isInteger({ref}) && {ref} >= {attr.min} && {ref} <= {attr.max})"
+        allowed = f"an integer from {attr.min} to {attr.max}"
+    reason = f'strcat({classad(attr.name + " must be " + allowed + "; this job has ")}, unparse({ref}))'
+    return expr, reason
+
+
+def requirement_interactive_max(attr: JobAttribute) -> tuple[str, str]:
+    ref = f"TARGET.{attr.name}"
+    expr = f"((TARGET.InteractiveJob =!= True) || (isInteger({ref}) && {ref} <= {attr.interactive_max}))"
+    reason = f'strcat({classad(f"interactive jobs may ask for at most {attr.name} = {attr.interactive_max}; this job has ")}, unparse({ref}))'
+    return expr, reason
+
+
+def transform_default(attr: JobAttribute) -> str:
+    value = classad(attr.default) if attr.type == "string" else str(int(attr.default))
+    return f"DEFAULT {attr.name} {value}"

@@ -1,0 +1,167 @@
+"""Rendering: Site -> the fragments of every role (`central-manager`, `submit`, `execute-<class>`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from confgen.render import expressions as ex
+from confgen.render.env import make_env
+from confgen.site.model import NodeClass, Site
+
+SOURCE = "site.yaml"
+KERBEROS_MAP = "maps/kerberos.map"
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Fragment:
+    """One file of a role directory; `name` may contain one '/' for files beside the config (maps)."""
+
+    role: str
+    name: str
+    text: str
+
+    @property
+    def is_config(self) -> bool:
+        return "/" not in self.name
+
+
+def render_site(site: Site) -> list[Fragment]:
+    """Every file of every role, sorted; the same site gives the same bytes."""
+    out: list[Fragment] = []
+    out += _central_manager(site)
+    out += _submit(site)
+    for cls in site.node_classes:
+        out += _execute(site, cls)
+    return sorted(out)
+
+
+def daemons(site: Site, role: str) -> list[str]:
+    if role == "central-manager":
+        return ["MASTER", "COLLECTOR", "NEGOTIATOR"] + (["HAD", "REPLICATION"] if len(site.central_managers) > 1 else [])
+    if role == "submit":
+        return ["MASTER", "SCHEDD"]
+    return ["MASTER", "STARTD"]
+
+
+def _render(site: Site, role: str, name: str, topic: str, **context: Any) -> Fragment:
+    template = make_env().get_template(f"{name}.j2")
+    text = template.render(source=SOURCE, role=role, topic=topic, **context)
+    return Fragment(role, name, _tidy(text))
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line == "" and (not out or out[-1] == ""):
+            continue
+        out.append(line)
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def _common(site: Site, role: str) -> list[Fragment]:
+    is_execute = role.startswith("execute-")
+    frags = [
+        _render(site, role, "10-pool.conf", "The pool: central managers, UID domain, the daemons of this role.",
+                central_managers=site.central_managers, port=site.port, uid_domain=site.uid_domain, daemons=daemons(site, role)),
+        _render(site, role, "20-network.conf", "Networking: shared port, connection brokering, private network.",
+                shared_port=site.shared_port, port=site.port, private_network_name=site.private_network_name,
+                ccb=site.ccb and is_execute, broker=site.ccb and role == "central-manager"),
+        _render(site, role, "30-security.conf", "Security: authentication, encryption, integrity, authorization.",
+                methods=site.methods, encryption=site.encryption.upper(), integrity=site.integrity.upper(),
+                kerberos=site.kerberos, kerberos_map_path=f"{site.config_dir}/{KERBEROS_MAP}", uid_domain=site.uid_domain,
+                allow=authorization(site, role), queue_super_users=site.queue_super_users if role == "submit" else ()),
+    ]
+    if site.kerberos is not None:
+        frags.append(Fragment(role, KERBEROS_MAP, kerberos_map(site)))
+    return frags
+
+
+def kerberos_map(site: Site) -> str:
+    """KERBEROS_MAP_FILE: `REALM = uid.domain` per accepted realm."""
+    assert site.kerberos is not None
+    mapping = site.kerberos.map or {site.kerberos.realm: site.uid_domain}
+    return "".join(f"{realm} = {domain}\n" for realm, domain in sorted(mapping.items()))
+
+
+def authorization(site: Site, role: str) -> list[tuple[str, list[str]]]:
+    """ALLOW_* per level: users of the UID domain, the daemon account, administrators on the CMs."""
+    dom = site.uid_domain
+    cms = site.central_managers
+    daemon = f"condor@{dom}"
+    on_cms = [f"condor@{dom}/{h}" for h in cms]
+    admins = on_cms + [f"root@{dom}/{h}" for h in cms] + [f"root@{dom}/$(FULL_HOSTNAME)"]
+    users = f"*@{dom}"
+    levels: list[tuple[str, list[str]]] = [("READ", ["*"])]
+    levels.append(("WRITE", [users] if role != "central-manager" else [daemon]))
+    levels.append(("DAEMON", [daemon]))
+    if role != "central-manager":
+        levels.append(("NEGOTIATOR", on_cms))
+    else:
+        levels.append(("NEGOTIATOR", [daemon]))
+    levels.append(("ADMINISTRATOR", admins))
+    return levels
+
+
+def _central_manager(site: Site) -> list[Fragment]:
+    role = "central-manager"
+    return _common(site, role) + [
+        _render(site, role, "40-central-manager.conf", "Collector and negotiator" + (", highly available." if len(site.central_managers) > 1 else "."),
+                pool_name=site.name, ha=len(site.central_managers) > 1, port=site.port, shared_port=site.shared_port,
+                central_managers=site.central_managers),
+    ]
+
+
+def _submit(site: Site) -> list[Fragment]:
+    role = "submit"
+    requirements: list[tuple[str, str, str]] = []
+    if site.blocked_users:
+        requirements.append(("ConfgenBlockedUsers", *ex.requirement_blocked(site)))
+    requirements.append((f"Confgen{site.job_attribute}", *ex.requirement_os(site)))
+    for attr in site.job_attributes:
+        requirements.append((f"Confgen{attr.name}", *ex.requirement_attribute(attr)))
+        if attr.type == "integer" and attr.interactive_max is not None:
+            requirements.append((f"Confgen{attr.name}Interactive", *ex.requirement_interactive_max(attr)))
+    return _common(site, role) + [
+        _render(site, role, "50-submit-policy.conf", "Submit-time policy: site defaults, then requirements with reasons.",
+                defaults=[ex.transform_default(a) for a in site.job_attributes], requirements=requirements),
+    ]
+
+
+def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
+    role = cls.role
+    frags = _common(site, role)
+    frags.append(_render(site, role, "40-slots.conf", "Slots: partitionable, GPUs, what this class offers.",
+                         gpus=cls.gpus, node_class=cls.name, offered=cls.images,
+                         node_class_attr=ex.NODE_CLASS, offered_attr=ex.OFFERED))
+    frags.append(_render(site, role, "50-containers.conf", f"Containers: every job in an Apptainer image of the OS it names in {site.job_attribute}.",
+                         runtime=site.runtime, all_jobs=site.all_jobs, singularity_job=ex.singularity_job(site),
+                         images=[(os_name, site.images[os_name]) for os_name in _with_default(site, cls)],
+                         image_macro=ex.image_macro, job_attribute=site.job_attribute, default_os=site.default_os,
+                         chain=ex.image_chain(site, cls) if ex.uses_chain(cls) else None,
+                         record=None if ex.uses_chain(cls) else ex.image_record(site, cls),
+                         binds=ex.bind_list(site), target_dir=site.target_dir, threads_env=site.threads_env))
+    if site.health_script is not None:
+        frags.append(_render(site, role, "60-health.conf", "Node health: the health script as a startd cron job.",
+                             script=site.health_script, period=ex.period(site.health_period)))
+    if site.reboots is not None:
+        r = site.reboots
+        frags.append(_render(site, role, "70-reboots.conf", "Reboot draining with backfill.",
+                             check=r["check"], period=ex.period(r["period"]), spread_days=r["spread_days"],
+                             runtime_attribute=r["runtime_attribute"], delay=ex.reboot_delay(site),
+                             drain=list(ex.drain_attributes(site).items())))
+    frags.append(_render(site, role, "80-start.conf", "START: which jobs this class runs.",
+                         start_os=ex.start_os(site, cls), start_interactive=ex.start_interactive(cls),
+                         start_health=ex.start_health(site), start_drain=ex.start_drain(site)))
+    return frags
+
+
+def _with_default(site: Site, cls: NodeClass) -> list[str]:
+    """The class's OSes, plus the default (CHOSEN_IMAGE starts from its image)."""
+    names = list(cls.images)
+    if site.default_os not in names:
+        names.insert(0, site.default_os)
+    return names

@@ -1,0 +1,179 @@
+"""The Site model: site.yaml after schema validation, with defaults filled in. Immutable."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from confgen.site.load import Document, PathKey
+
+Scalar = str | int | float | bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Bind:
+    source: str
+    target: str | None = None
+    read_only: bool = False
+
+    def spec(self) -> str:
+        """Apptainer's `source[:target[:ro]]`."""
+        if self.target is None and not self.read_only:
+            return self.source
+        return f"{self.source}:{self.target or self.source}" + (":ro" if self.read_only else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class JobAttribute:
+    name: str
+    type: str
+    default: str | int
+    values: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    interactive_max: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeClass:
+    name: str
+    interactive: str
+    gpus: bool
+    images: tuple[str, ...]
+
+    @property
+    def role(self) -> str:
+        return f"execute-{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    index: int
+    name: str
+    job: dict[str, Scalar]
+    node: str | None
+    slot: dict[str, Scalar]
+    expect: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Kerberos:
+    realm: str
+    map: dict[str, str]
+    server_keytab: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """Everything confgen renders from. `doc` keeps the positions for later diagnostics."""
+
+    doc: Document
+    name: str
+    htcondor_version: tuple[int, int]
+    uid_domain: str
+    central_managers: tuple[str, ...]
+    config_dir: str
+    shared_port: bool
+    port: int
+    ccb: bool
+    private_network_name: str | None
+    methods: tuple[str, ...]
+    kerberos: Kerberos | None
+    encryption: str
+    integrity: str
+    queue_super_users: tuple[str, ...]
+    blocked_users: tuple[str, ...]
+    runtime: str
+    all_jobs: bool
+    job_attribute: str
+    default_os: str
+    images: dict[str, str]
+    binds: tuple[Bind, ...]
+    target_dir: str | None
+    job_attributes: tuple[JobAttribute, ...]
+    threads_env: tuple[str, ...]
+    health_script: str | None
+    health_period: str
+    reboots: dict[str, Any] | None
+    node_classes: tuple[NodeClass, ...]
+    checks: tuple[Check, ...]
+
+    def roles(self) -> list[str]:
+        return ["central-manager", "submit"] + [c.role for c in self.node_classes]
+
+    def node_class(self, name: str) -> NodeClass | None:
+        return next((c for c in self.node_classes if c.name == name), None)
+
+    def offered_anywhere(self) -> list[str]:
+        """OS names some node class offers, in the order of `images`."""
+        offered = {os for c in self.node_classes for os in c.images}
+        return [os for os in self.images if os in offered]
+
+    def diag(self, path: PathKey, message: str, **kw: Any) -> Any:
+        return self.doc.diag(path, message, **kw)
+
+
+def build_site(doc: Document) -> Site:
+    """Site from a schema-valid document (semantic checks come after, on the Site)."""
+    d: dict[str, Any] = doc.data
+    site, net = d["site"], d.get("network", {})
+    sec, cont = d.get("security", {}), d["containers"]
+    major, minor = (int(p) for p in str(site.get("htcondor_version", "24.0")).split("."))
+    krb = sec.get("kerberos")
+    images = dict(cont["images"])
+    return Site(
+        doc=doc,
+        name=site["name"],
+        htcondor_version=(major, minor),
+        uid_domain=site["uid_domain"],
+        central_managers=tuple(site["central_managers"]),
+        config_dir=site.get("config_dir", "/etc/condor/config.d").rstrip("/") or "/",
+        shared_port=net.get("shared_port", {}).get("enabled", True),
+        port=net.get("shared_port", {}).get("port", 9618),
+        ccb=net.get("ccb", False),
+        private_network_name=net.get("private_network_name"),
+        methods=tuple(sec.get("methods", ["FS", "IDTOKENS", "KERBEROS"])),
+        kerberos=Kerberos(krb["realm"], dict(krb.get("map", {})), krb.get("server_keytab")) if krb else None,
+        encryption=sec.get("encryption", "required"),
+        integrity=sec.get("integrity", "required"),
+        queue_super_users=tuple(sec.get("queue_super_users", ["root", "condor"])),
+        blocked_users=tuple(sec.get("blocked_users", [])),
+        runtime=cont.get("runtime", "/usr/bin/apptainer"),
+        all_jobs=cont.get("all_jobs", True),
+        job_attribute=cont.get("job_attribute", "ContainerOS"),
+        default_os=cont["default"],
+        images=images,
+        binds=tuple(_bind(b) for b in cont.get("binds", [])),
+        target_dir=cont.get("target_dir"),
+        job_attributes=tuple(_job_attribute(k, v) for k, v in d.get("job_attributes", {}).items()),
+        threads_env=tuple(d.get("threads_env", [])),
+        health_script=d.get("health", {}).get("script"),
+        health_period=d.get("health", {}).get("period", "5m"),
+        reboots=_reboots(d.get("reboots")),
+        node_classes=tuple(_node_class(k, v, images) for k, v in d["node_classes"].items()),
+        checks=tuple(_check(i, c) for i, c in enumerate(d.get("checks", []))),
+    )
+
+
+def _bind(b: str | dict[str, Any]) -> Bind:
+    if isinstance(b, str):
+        return Bind(b)
+    return Bind(b["source"], b.get("target"), b.get("read_only", False))
+
+
+def _job_attribute(name: str, v: dict[str, Any]) -> JobAttribute:
+    return JobAttribute(name, v["type"], v["default"], tuple(v.get("values", ())), v.get("min"), v.get("max"), v.get("interactive_max"))
+
+
+def _reboots(r: dict[str, Any] | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {"period": "1h", "spread_days": 7, "max_uptime_days": None, "runtime_attribute": "MaxRuntimeHours", **r}
+
+
+def _node_class(name: str, v: dict[str, Any], images: dict[str, str]) -> NodeClass:
+    return NodeClass(name, v.get("interactive", "allowed"), v.get("gpus", False), tuple(v.get("images", list(images))))
+
+
+def _check(i: int, c: dict[str, Any]) -> Check:
+    return Check(i, c["name"], dict(c["job"]), c.get("node"), dict(c.get("slot", {})), dict(c["expect"]))

@@ -1,0 +1,184 @@
+"""Semantic checks: what the schema cannot say (cross references, values that would break a config line)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from confgen.diagnostics import Diagnostic
+from confgen.site.model import Site
+
+OS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+DURATION = re.compile(r"^([1-9][0-9]{0,6})([smh]?)$")
+
+#: Characters that end, split or re-interpret a config line, a ClassAd string or a bind list.
+_PATH_FORBIDDEN = {'"': "a double quote", "'": "a single quote", ",": "a comma", "$": "a '$'", "#": "a '#'", "\\": "a backslash"}
+
+#: Job attributes that HTCondor itself defines; a site default for them would change what a job is.
+RESERVED_JOB_ATTRIBUTES = frozenset(
+    a.lower()
+    for a in ["Owner", "User", "Requirements", "Rank", "Cmd", "Args", "Arguments", "Environment", "Env", "Iwd", "JobUniverse", "InteractiveJob", "RequestCpus", "RequestMemory", "RequestDisk", "RequestGpus", "JobStatus", "ClusterId", "ProcId", "QDate", "ContainerImage", "SingularityImage", "WantSIF", "WantSandboxImage", "WantDockerImage", "AcctGroup", "AccountingGroup", "NiceUser", "JobPrio", "MaxJobRetirementTime"]
+)
+
+
+def check_semantics(site: Site) -> list[Diagnostic]:
+    return sorted(set(_all(site)))
+
+
+def _all(site: Site) -> Iterator[Diagnostic]:
+    yield from _containers(site)
+    yield from _node_classes(site)
+    yield from _pool(site)
+    yield from _security(site)
+    yield from _job_attributes(site)
+    yield from _schedules(site)
+    yield from _checks(site)
+
+
+def path_problem(value: str, *, colon: bool = False) -> str | None:
+    """Why `value` cannot be a path in a config line, a ClassAd string or a bind list (None if it can)."""
+    if not value.startswith("/"):
+        return f"{value!r} is not an absolute path; write it starting with '/'"
+    for ch in value:
+        if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            return f"{value!r} contains whitespace or a control character; paths must be one word"
+        if ch in _PATH_FORBIDDEN:
+            return f"{value!r} contains {_PATH_FORBIDDEN[ch]}, which would break or inject into the configuration"
+        if colon and ch == ":":
+            return f"{value!r} contains a colon, which separates source, target and options in a bind"
+    return None
+
+
+def _containers(site: Site) -> Iterator[Diagnostic]:
+    base = ("containers",)
+    seen: dict[str, str] = {}
+    for name, image in site.images.items():
+        where = base + ("images", name)
+        if not OS_NAME.match(name):
+            yield site.diag(where, f"OS name {name!r} must match ^[A-Za-z][A-Za-z0-9_]*$ (a letter, then letters, digits, '_')", key=True)
+        elif name.lower() in seen:
+            yield site.diag(where, f"OS name {name!r} differs from {seen[name.lower()]!r} only in case; HTCondor compares these names without case", key=True)
+        else:
+            seen[name.lower()] = name
+        problem = path_problem(image) if isinstance(image, str) else "expected a path"
+        if problem:
+            yield site.diag(where, f"image {problem}")
+    if site.default_os not in site.images:
+        yield site.diag(base + ("default",), f"{site.default_os!r} is not one of the images ({', '.join(site.images)})")
+    for i, bind in enumerate(site.binds):
+        where = base + ("binds", i)
+        for field, value in (("source", bind.source), ("target", bind.target)):
+            if value is None:
+                continue
+            problem = path_problem(value, colon=True)
+            if problem:
+                as_mapping = isinstance(site.doc.data["containers"]["binds"][i], dict)
+                yield site.diag(where + ((field,) if as_mapping else ()), f"bind {field} {problem}")
+    for field, value in (("runtime", site.runtime), ("target_dir", site.target_dir)):
+        if value is not None and (problem := path_problem(value)):
+            yield site.diag(base + (field,), problem)
+    if site.job_attribute.lower() in RESERVED_JOB_ATTRIBUTES:
+        yield site.diag(base + ("job_attribute",), f"{site.job_attribute!r} is an attribute HTCondor defines itself; pick a site name such as ContainerOS")
+
+
+def _node_classes(site: Site) -> Iterator[Diagnostic]:
+    for cls in site.node_classes:
+        for i, os_name in enumerate(cls.images):
+            if os_name not in site.images:
+                yield site.diag(("node_classes", cls.name, "images", i), f"{os_name!r} is not one of the images defined in containers.images ({', '.join(site.images)})")
+
+
+def _pool(site: Site) -> Iterator[Diagnostic]:
+    cms = site.central_managers
+    if len(cms) > 2:
+        yield site.diag(("site", "central_managers", 2), "at most two central managers are supported (two give high availability)")
+    for i, host in enumerate(cms):
+        if host.lower() in (h.lower() for h in cms[:i]):
+            yield site.diag(("site", "central_managers", i), f"{host!r} is listed twice")
+    if problem := path_problem(site.config_dir):
+        yield site.diag(("site", "config_dir"), problem)
+
+
+def _security(site: Site) -> Iterator[Diagnostic]:
+    base = ("security",)
+    krb = site.kerberos
+    if "KERBEROS" in site.methods and krb is None:
+        yield site.diag(base + ("methods",), "KERBEROS is listed but security.kerberos (realm, map, server_keytab) is missing")
+    if krb is not None:
+        if krb.map and krb.realm not in krb.map:
+            yield site.diag(base + ("kerberos", "map"), f"the pool's realm {krb.realm!r} must be in the map: with a map file, unlisted realms cannot authenticate")
+        if krb.server_keytab is not None and (problem := path_problem(krb.server_keytab)):
+            yield site.diag(base + ("kerberos", "server_keytab"), problem)
+    for i, user in enumerate(site.blocked_users):
+        if user in site.queue_super_users:
+            yield site.diag(base + ("blocked_users", i), f"{user!r} is also a queue super user")
+
+
+def _job_attributes(site: Site) -> Iterator[Diagnostic]:
+    for attr in site.job_attributes:
+        where = ("job_attributes", attr.name)
+        if attr.name.lower() in RESERVED_JOB_ATTRIBUTES:
+            yield site.diag(where, f"{attr.name!r} is an attribute HTCondor defines itself; a site attribute needs its own name", key=True)
+        if attr.name.lower() == site.job_attribute.lower():
+            yield site.diag(where, f"{attr.name!r} is the container OS attribute (containers.job_attribute); its values come from containers.images", key=True)
+        if attr.type == "string":
+            for i, value in enumerate(attr.values):
+                if _has_control(value):
+                    yield site.diag(where + ("values", i), f"{value!r} contains a control character")
+            if attr.default not in attr.values:
+                yield site.diag(where + ("default",), f"default {attr.default!r} is not one of the values ({', '.join(attr.values)})")
+            continue
+        assert attr.min is not None and attr.max is not None
+        if attr.max < attr.min:
+            yield site.diag(where + ("max",), f"max {attr.max} is smaller than min {attr.min}")
+            continue
+        if not attr.min <= int(attr.default) <= attr.max:
+            yield site.diag(where + ("default",), f"default {attr.default} is outside min..max ({attr.min}..{attr.max})")
+        if attr.interactive_max is not None and not attr.min <= attr.interactive_max <= attr.max:
+            yield site.diag(where + ("interactive_max",), f"interactive_max {attr.interactive_max} is outside min..max ({attr.min}..{attr.max})")
+
+
+def duration_seconds(text: str) -> int | None:
+    m = DURATION.match(text)
+    if not m:
+        return None
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _schedules(site: Site) -> Iterator[Diagnostic]:
+    if site.health_script is not None:
+        if problem := path_problem(site.health_script):
+            yield site.diag(("health", "script"), problem)
+        if duration_seconds(site.health_period) is None:
+            yield site.diag(("health", "period"), f"{site.health_period!r} is not a duration; write for example 90s, 5m or 1h")
+    r = site.reboots
+    if r is not None:
+        if problem := path_problem(r["check"]):
+            yield site.diag(("reboots", "check"), problem)
+        if duration_seconds(r["period"]) is None:
+            yield site.diag(("reboots", "period"), f"{r['period']!r} is not a duration; write for example 90s, 5m or 1h")
+        attr = next((a for a in site.job_attributes if a.name == r["runtime_attribute"]), None)
+        if attr is None or attr.type != "integer":
+            yield site.diag(("reboots", "runtime_attribute") if "runtime_attribute" in site.doc.data["reboots"] else ("reboots",),
+                            f"the runtime attribute {r['runtime_attribute']!r} must be an integer entry of job_attributes (hours), so draining nodes can backfill short jobs")
+
+
+def _checks(site: Site) -> Iterator[Diagnostic]:
+    for check in site.checks:
+        where = ("checks", check.index)
+        if _has_control(check.name):
+            yield site.diag(where + ("name",), "the name contains a control character")
+        if check.node is not None and site.node_class(check.node) is None:
+            yield site.diag(where + ("node",), f"{check.node!r} is not a node class ({', '.join(c.name for c in site.node_classes)})")
+        expect = check.expect
+        if "image" in expect and expect["image"] not in site.images:
+            yield site.diag(where + ("expect", "image"), f"{expect['image']!r} is not one of the images ({', '.join(site.images)})")
+        if "reason" in expect and expect.get("submit") != "rejected":
+            yield site.diag(where + ("expect", "reason"), "reason is checked only together with submit: rejected")
+        if "submit" in expect and check.node is not None:
+            yield site.diag(where + ("node",), "a submit check runs on the submit role; remove node")
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)

@@ -1,0 +1,46 @@
+"""Validation: HTCondor's parser loads every role, classad2 parses and evaluates the expressions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from confgen.diagnostics import Diagnostic
+from confgen.render import Fragment
+from confgen.site.model import Site
+from confgen.validate.checks import run_checks
+from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
+from confgen.validate.lint import lint
+from confgen.validate.parser import load_roles
+
+
+@dataclasses.dataclass
+class Report:
+    roles_loaded: int
+    roles_total: int
+    checks_evaluated: int
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+    def summary(self) -> str:
+        return (f"{self.roles_loaded}/{self.roles_total} roles loaded by HTCondor's parser, "
+                f"{self.checks_evaluated} checks evaluated, {len(self.diagnostics)} problem(s)")
+
+
+def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Report:
+    """Load, parse, lint and evaluate; every problem comes back as a Diagnostic."""
+    roles = sorted({f.role for f in fragments})
+    configs, problems = load_roles(fragments, label)
+    parsed, parse_problems = parse_all(configs, label)
+    problems += parse_problems
+    problems += lint(site, configs)
+    execute = {r: ExecuteRole(configs[r], parsed[r]) for r in configs if r.startswith("execute-")}
+    submit = SubmitRole(configs["submit"], parsed["submit"]) if "submit" in configs else None
+    evaluated = 0
+    if not problems:
+        tally = run_checks(site, execute, submit)
+        problems += tally.failures
+        evaluated = tally.evaluated
+    return Report(len(configs), len(roles), evaluated, problems)

@@ -1,0 +1,34 @@
+"""Child process: load role trees with HTCondor's config parser and print each knob's final text.
+
+Run as `python -m confgen.validate._child` with a JSON job list on stdin. A syntax error makes
+HTCondor call exit(1) inside this process and a macro cycle hangs it: the parent watches for both.
+Output, one line each: `ROLE <name>` before a role is loaded, then `KNOBS <json>` after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main() -> None:
+    jobs = json.load(sys.stdin)
+    for key in [k for k in os.environ if k.startswith("_CONDOR_") or k.startswith("_condor_")]:
+        del os.environ[key]
+    os.environ["CONDOR_CONFIG"] = "/dev/null"
+    import htcondor2  # imported only here: the import reads CONDOR_CONFIG
+
+    for job in jobs:
+        print("ROLE", job["role"], flush=True)
+        os.environ["CONDOR_CONFIG"] = job["root"]
+        htcondor2.reload_config()
+        values = {}
+        for knob, probe in job["probes"].items():
+            value = htcondor2.param.get(probe)
+            values[knob] = None if value is None else str(value)
+        print("KNOBS", json.dumps(values), flush=True)
+
+
+if __name__ == "__main__":
+    main()

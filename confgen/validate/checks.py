@@ -1,0 +1,263 @@
+"""Checks: the built-in ones generated from the site, and the site's own `checks`, evaluated on the
+configuration that HTCondor's parser loaded. Each failure is a Diagnostic at the site.yaml place
+responsible for it, with the expected and the actual value."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+from confgen.diagnostics import Diagnostic
+from confgen.render.expressions import OFFERED
+from confgen.site.load import PathKey
+from confgen.site.model import Check, NodeClass, Site
+from confgen.validate.evaluate import NOW, ExecuteRole, SubmitRole, job_ad
+
+HEALTH_STATES: dict[str, dict[str, Any]] = {
+    "healthy": {"NodeIsHealthy": True, "HealthyForInteractiveUse": True},
+    "healthy, not for interactive use": {"NodeIsHealthy": True, "HealthyForInteractiveUse": False},
+    "unhealthy": {"NodeIsHealthy": False, "HealthyForInteractiveUse": False},
+    "not yet reported": {},
+}
+
+
+@dataclasses.dataclass
+class Tally:
+    site: Site
+    evaluated: int = 0
+    failures: list[Diagnostic] = dataclasses.field(default_factory=list)
+
+    def expect(self, ok: bool, path: PathKey, message: str) -> None:
+        self.evaluated += 1
+        if not ok:
+            self.failures.append(self.site.diag(path, message, code="check"))
+
+
+def sample_owner(site: Site) -> str:
+    return next(u for u in ("alice", "bob", "carol", "sampleuser") if u not in site.blocked_users)
+
+
+def node_attrs(site: Site, health: str = "healthy") -> dict[str, Any]:
+    """A node as the startd would advertise it once its cron jobs have reported."""
+    attrs: dict[str, Any] = dict(HEALTH_STATES[health]) if site.health_script else {}
+    if site.reboots is not None:
+        attrs.update(RebootNeeded=False, SiteBootTime=NOW - 86400)
+    return attrs
+
+
+def base_job(site: Site, **attrs: Any) -> dict[str, Any]:
+    job: dict[str, Any] = {"Owner": sample_owner(site), "RequestCpus": 1, "RequestMemory": 2048}
+    for attr in site.job_attributes:
+        job[attr.name] = attr.default
+    job.update(attrs)
+    return {k: v for k, v in job.items() if v is not None}
+
+
+def expected_start(site: Site, cls: NodeClass, job: dict[str, Any], health: str = "healthy") -> bool:
+    """What START should decide, from the rules of the site (independent of the rendered text)."""
+    os_name = job.get(site.job_attribute)
+    ok_os = site.default_os in cls.images if os_name is None else (isinstance(os_name, str) and os_name in cls.images)
+    interactive = job.get("InteractiveJob") is True
+    ok_interactive = {"only": interactive, "never": not interactive}.get(cls.interactive, True)
+    ok_health = True
+    if site.health_script is not None:
+        state = HEALTH_STATES[health]
+        ok_health = state.get("NodeIsHealthy") is True and (not interactive or state.get("HealthyForInteractiveUse") is True)
+    return ok_os and ok_interactive and ok_health
+
+
+def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole | None) -> Tally:
+    tally = Tally(site)
+    for cls in site.node_classes:
+        role = execute.get(cls.role)
+        if role is not None:
+            _images(tally, cls, role)
+            _start_matrix(tally, cls, role)
+            if site.reboots is not None:
+                _draining(tally, cls, role)
+    if submit is not None:
+        _submit_policy(tally, submit)
+        _agreement(tally, execute, submit)
+    for check in site.checks:
+        _site_check(tally, check, execute, submit)
+    return tally
+
+
+def _images(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
+    site, attr = t.site, t.site.job_attribute
+    slot = role.slot(node_attrs(site))
+    where = ("node_classes", cls.name)
+    for os_name in cls.images:
+        got = role.eval("SINGULARITY_IMAGE_EXPR", slot, _ad(site, {attr: os_name}))
+        t.expect(got == site.images[os_name], ("containers", "images", os_name),
+                 f"on {cls.role} a job naming {os_name} gets the image {got!r}, expected {site.images[os_name]!r}")
+    got = role.eval("SINGULARITY_IMAGE_EXPR", slot, _ad(site, {}))
+    t.expect(got == site.images[site.default_os], ("containers", "default"),
+             f"on {cls.role} a job naming no OS gets the image {got!r}, expected the default {site.images[site.default_os]!r}")
+    offered = role.config.get(OFFERED)
+    t.expect(offered is not None, where, f"{cls.role} does not advertise {OFFERED}")
+    for job in _samples(site, cls):
+        got = role.eval("SINGULARITY_JOB", slot, _ad(site, job))
+        want = True if site.all_jobs else attr in job
+        t.expect(got is want, ("containers", "all_jobs"), f"on {cls.role} SINGULARITY_JOB is {got!r} for the job {job}, expected {want}")
+    for os_name in [o for o in site.images if o not in cls.images] + _strangers(site):
+        job = {attr: os_name}
+        got = role.eval("START", slot, _ad(site, job))
+        t.expect(got is False, where + ("images",) if "images" in site.doc.data["node_classes"][cls.name] else where,
+                 f"{cls.role} starts a job naming {os_name!r}, which it does not offer (START = {got!r})")
+    binds = role.eval("SINGULARITY_BIND_EXPR", slot, _ad(site, {}))
+    tokens = set(binds.replace(",", " ").split()) if isinstance(binds, str) else set()
+    for i, bind in enumerate(site.binds):
+        t.expect(bind.spec() in tokens, ("containers", "binds", i), f"on {cls.role} the bind list {binds!r} lacks {bind.spec()!r}")
+
+
+def _strangers(site: Site) -> list[str]:
+    """Names no class offers: an unknown OS, and each OS in another case."""
+    names = ["NoSuchOS9"] + [n.swapcase() for n in site.images if n.swapcase() != n]
+    return [n for n in names if n not in site.images]
+
+
+def _samples(site: Site, cls: NodeClass) -> list[dict[str, Any]]:
+    attr = site.job_attribute
+    jobs: list[dict[str, Any]] = []
+    for os_name, interactive in itertools.product([None, *cls.images[:3], "NoSuchOS9"], (False, True)):
+        jobs.append(base_job(site, **{attr: os_name, "InteractiveJob": True if interactive else None}))
+    return jobs
+
+
+def _start_matrix(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
+    site = t.site
+    healths = list(HEALTH_STATES) if site.health_script else ["healthy"]
+    for health, job in itertools.product(healths, _samples(site, cls)):
+        want = expected_start(site, cls, job, health)
+        for dynamic in (False, True):
+            slot = role.slot(node_attrs(site, health), dynamic=dynamic, job=job)
+            got = role.eval("START", slot, _ad(site, job))
+            kind = "dynamic" if dynamic else "partitionable"
+            t.expect(got is want, ("node_classes", cls.name),
+                     f"{cls.role} ({health}, {kind} slot): START is {got!r} for the job {job}, expected {want}")
+
+
+def _draining(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
+    site = t.site
+    assert site.reboots is not None
+    attr = next(a for a in site.job_attributes if a.name == site.reboots["runtime_attribute"])
+    assert attr.max is not None and attr.min is not None
+    os_name = site.default_os if site.default_os in cls.images else cls.images[0]
+    # Drained for all but `left` hours of the longest job: a job of `left` hours fits, a longer one not.
+    left = max(attr.min, min(attr.max, 3))
+    since = NOW - (attr.max - left) * 3600 + 60
+    node = {**node_attrs(site), "RebootNeeded": True, "RebootNeededSince": since, "SiteRebootDelay": 0}
+    interactive = True if cls.interactive == "only" else None
+    for hours, want in ((left, True), (left + 1, False)):
+        if hours > attr.max:
+            continue
+        job = base_job(site, **{site.job_attribute: os_name, attr.name: hours, "InteractiveJob": interactive})
+        got = role.eval("START", role.slot(node), _ad(site, job))
+        verb = "accept" if want else "refuse"
+        t.expect(got is want, ("reboots",), f"a draining {cls.role} node with {left} h left should {verb} a job of {hours} h; START is {got!r}")
+    fresh = {**node_attrs(site)}
+    job = base_job(site, **{site.job_attribute: os_name, attr.name: attr.max, "InteractiveJob": interactive})
+    got = role.eval("START", role.slot(fresh), _ad(site, job))
+    t.expect(got is True, ("reboots",), f"{cls.role} with no reboot due refuses a job of {attr.max} h; START is {got!r}")
+
+
+def _submit_policy(t: Tally, submit: SubmitRole) -> None:
+    site = t.site
+    attr = site.job_attribute
+    for i, user in enumerate(site.blocked_users):
+        _decide(t, submit, base_job(site, Owner=user), False, ("security", "blocked_users", i), "blocked_users")
+    for os_name in site.offered_anywhere():
+        _decide(t, submit, base_job(site, **{attr: os_name}), True, ("containers", "images", os_name), None)
+    for stranger in _strangers(site):
+        _decide(t, submit, base_job(site, **{attr: stranger}), False, ("containers", "images"), ", ".join(site.offered_anywhere()))
+    _decide(t, submit, base_job(site), True, ("containers", "default"), None)
+    for a in site.job_attributes:
+        where: PathKey = ("job_attributes", a.name)
+        if a.type == "string":
+            for value in a.values:
+                _decide(t, submit, base_job(site, **{a.name: value}), True, where, None)
+            _decide(t, submit, base_job(site, **{a.name: "no-such-value"}), False, where, ", ".join(a.values))
+            _decide(t, submit, base_job(site, **{a.name: 7}), False, where, None)
+        else:
+            assert a.min is not None and a.max is not None
+            for value in (a.min, a.max):
+                _decide(t, submit, base_job(site, **{a.name: value}), True, where, None)
+            for value in (a.min - 1, a.max + 1, "x"):
+                _decide(t, submit, base_job(site, **{a.name: value}), False, where, f"{a.min} to {a.max}")
+            if a.interactive_max is not None:
+                _decide(t, submit, base_job(site, **{a.name: a.interactive_max, "InteractiveJob": True}), True, where, None)
+                if a.interactive_max + 1 <= a.max:
+                    _decide(t, submit, base_job(site, **{a.name: a.interactive_max + 1, "InteractiveJob": True}), False, where, str(a.interactive_max))
+        job = base_job(site)
+        del job[a.name]
+        _decide(t, submit, job, True, where + ("default",), None)
+
+
+def _decide(t: Tally, submit: SubmitRole, job: dict[str, Any], want: bool, where: PathKey, reason_has: str | None) -> None:
+    got, reason, _ = submit.decide(job)
+    if got is None:
+        t.expect(False, where, f"a submit requirement is not boolean for the job {job}: {reason}")
+        return
+    verb = "accepted" if want else "rejected"
+    t.expect(got is want, where, f"the job {job} should be {verb} at submit; it was {'accepted' if got else 'rejected: ' + reason}")
+    if not want and got is False and reason_has is not None:
+        t.expect(reason_has in reason, where, f"the reason {reason!r} should name {reason_has!r}")
+
+
+def _agreement(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitRole) -> None:
+    """A job the submit check accepts gets exactly the image it named on every class that starts it."""
+    site = t.site
+    names = list(site.images) + _strangers(site)
+    for os_name in names:
+        job = base_job(site, **{site.job_attribute: os_name})
+        accepted, _, _ = submit.decide(job)
+        for cls in site.node_classes:
+            role = execute.get(cls.role)
+            if role is None:
+                continue
+            slot = role.slot(node_attrs(site))
+            ad = submit.transformed(job)
+            starts = role.eval("START", slot, ad)
+            if accepted and starts is True:
+                got = role.eval("SINGULARITY_IMAGE_EXPR", slot, ad)
+                t.expect(got == site.images.get(os_name), ("containers", "images"),
+                         f"{cls.role} starts a job naming {os_name} but gives it the image {got!r}")
+
+
+def _site_check(t: Tally, check: Check, execute: dict[str, ExecuteRole], submit: SubmitRole | None) -> None:
+    site = t.site
+    where: PathKey = ("checks", check.index)
+    label = f"check {check.name!r}"
+    expect = check.expect
+    classes = [site.node_class(check.node)] if check.node else list(site.node_classes)
+    # On an execute node the job has passed the submit transforms: the site defaults are set.
+    job = base_job(site, **check.job)
+    if "image" in expect:
+        named = check.job.get(site.job_attribute, site.default_os)
+        targets = [c for c in classes if c is not None and (check.node or named in c.images)]
+        want = site.images[expect["image"]]
+        t.expect(bool(targets), where + ("expect", "image"), f"{label}: no node class offers {named!r}")
+        for cls in targets:
+            role = execute[cls.role]
+            got = role.eval("SINGULARITY_IMAGE_EXPR", role.slot({**node_attrs(site), **check.slot}), _ad(site, job))
+            t.expect(got == want, where + ("expect", "image"), f"{label}: on {cls.role} expected the image {want!r} ({expect['image']}), got {got!r}")
+    if "start" in expect:
+        for cls in classes:
+            assert cls is not None
+            role = execute[cls.role]
+            got = role.eval("START", role.slot({**node_attrs(site), **check.slot}), _ad(site, job))
+            t.expect(got is expect["start"], where + ("expect", "start"), f"{label}: on {cls.role} expected START {expect['start']}, got {got!r}")
+    if "submit" in expect and submit is not None:
+        full = {"Owner": sample_owner(site), **check.job}
+        got, reason, _ = submit.decide(full)
+        want = expect["submit"] == "accepted"
+        shown = "non-boolean: " + reason if got is None else ("accepted" if got else f"rejected ({reason})")
+        t.expect(got is want, where + ("expect", "submit"), f"{label}: expected {expect['submit']}, got {shown}")
+        if "reason" in expect and got is False:
+            t.expect(expect["reason"] in reason, where + ("expect", "reason"), f"{label}: the reason {reason!r} does not contain {expect['reason']!r}")
+
+
+def _ad(site: Site, attrs: dict[str, Any]) -> Any:
+    return job_ad(attrs)

@@ -1,0 +1,131 @@
+"""ClassAd evaluation of the loaded configuration: slot ads built from a role's knobs, sample job ads,
+and the decisions HTCondor would take (START, the image, the bind list, the submit requirements)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from typing import Any
+
+import classad2
+
+from confgen.diagnostics import Diagnostic
+from confgen.validate.parser import RoleConfig
+
+#: Knobs that HTCondor parses as ClassAd expressions (the config parser itself does not).
+EXPRESSION_KNOB = re.compile(
+    r"^(START|SINGULARITY_JOB|SINGULARITY_IMAGE_EXPR|SINGULARITY_BIND_EXPR|CHOSEN_IMAGE|CONFGEN_START_\w+|"
+    r"SUBMIT_REQUIREMENT_(?!NAMES$)\w+)$",
+    re.IGNORECASE,
+)
+
+#: A fixed clock for evaluation, so that results do not depend on when the check runs.
+NOW = int(time.time())
+
+Value = Any
+
+
+def expression_knobs(config: RoleConfig) -> list[str]:
+    names = [k for k in config.knobs if EXPRESSION_KNOB.match(k) and not k.upper().endswith("_IS_WARNING")]
+    names += [a.upper() for a in startd_attrs(config) if a.upper() in config.knobs]
+    return sorted(set(names))
+
+
+def startd_attrs(config: RoleConfig) -> list[str]:
+    return [a for a in re.split(r"[\s,]+", config.get("STARTD_ATTRS") or "") if a]
+
+
+def parse_all(configs: dict[str, RoleConfig], label: str) -> tuple[dict[str, dict[str, classad2.ExprTree]], list[Diagnostic]]:
+    """Parse every expression knob of every role with classad2; unparsable ones become diagnostics."""
+    parsed: dict[str, dict[str, classad2.ExprTree]] = {}
+    problems: list[Diagnostic] = []
+    for role, config in sorted(configs.items()):
+        parsed[role] = {}
+        for knob in expression_knobs(config):
+            text = config.knobs.get(knob)
+            if text is None:
+                continue
+            try:
+                parsed[role][knob] = classad2.ExprTree(text)
+            except Exception as exc:  # classad2 raises ClassAdException, a subclass of Exception
+                name, line = config.origin.get(knob, ("?", 0))
+                problems.append(Diagnostic(f"{label}/{role}/{name}", line, 1, knob,
+                                           f"does not parse as a ClassAd expression ({exc}); HTCondor would ignore it", "classad"))
+    return parsed, problems
+
+
+def job_ad(attrs: dict[str, Value]) -> classad2.ClassAd:
+    ad = classad2.ClassAd()
+    for key, value in attrs.items():
+        ad[key] = value
+    return ad
+
+
+@dataclasses.dataclass
+class ExecuteRole:
+    """One execute role, ready to evaluate."""
+
+    config: RoleConfig
+    exprs: dict[str, classad2.ExprTree]
+
+    def slot(self, extra: dict[str, Value] | None = None, *, dynamic: bool = False, job: dict[str, Value] | None = None) -> classad2.ClassAd:
+        ad = classad2.ClassAd()
+        base: dict[str, Value] = {"PartitionableSlot": not dynamic, "DynamicSlot": dynamic,
+                                  "SlotType": "Dynamic" if dynamic else "Partitionable",
+                                  "Cpus": int((job or {}).get("RequestCpus", 1)) if dynamic else 32,
+                                  "Memory": 128000, "Disk": 10**9}
+        for key, value in base.items():
+            ad[key] = value
+        for attr in startd_attrs(self.config):
+            expr = self.exprs.get(attr.upper())
+            if expr is not None:
+                ad[attr] = expr
+        for key, value in (extra or {}).items():
+            ad[key] = value
+        return ad
+
+    def eval(self, knob: str, slot: classad2.ClassAd, job: classad2.ClassAd) -> Value:
+        expr = self.exprs.get(knob.upper())
+        if expr is None:
+            return classad2.Value.Undefined
+        return expr.eval(scope=slot, target=job)
+
+
+@dataclasses.dataclass
+class SubmitRole:
+    config: RoleConfig
+    exprs: dict[str, classad2.ExprTree]
+
+    def transformed(self, attrs: dict[str, Value]) -> classad2.ClassAd:
+        """The job as the schedd stores it: the DEFAULT lines of the rendered transforms applied."""
+        ad = job_ad(attrs)
+        for name in re.split(r"[\s,]+", self.config.get("JOB_TRANSFORM_NAMES") or ""):
+            body = self.config.get(f"JOB_TRANSFORM_{name}") if name else None
+            for line in (body or "").split("\n"):
+                parts = line.strip().split(None, 2)
+                if len(parts) == 3 and parts[0].upper() == "DEFAULT" and parts[1] not in ad:
+                    ad[parts[1]] = classad2.ExprTree(parts[2]).eval()
+        return ad
+
+    def requirement_names(self) -> list[str]:
+        return [n for n in re.split(r"[\s,]+", self.config.get("SUBMIT_REQUIREMENT_NAMES") or "") if n]
+
+    def decide(self, attrs: dict[str, Value]) -> tuple[bool | None, str, list[tuple[str, Value]]]:
+        """(accepted, reason, non-boolean results). accepted is None if a requirement is not boolean."""
+        job = self.transformed(attrs)
+        schedd = classad2.ClassAd()
+        odd: list[tuple[str, Value]] = []
+        for name in self.requirement_names():
+            expr = self.exprs.get(f"SUBMIT_REQUIREMENT_{name}".upper())
+            if expr is None:
+                continue
+            result = expr.eval(scope=schedd, target=job)
+            if not isinstance(result, bool):
+                odd.append((name, result))
+                return None, f"{name} evaluated to {result!r}", odd
+            if result is False:
+                reason_expr = self.exprs.get(f"SUBMIT_REQUIREMENT_{name}_REASON".upper())
+                reason = reason_expr.eval(scope=schedd, target=job) if reason_expr is not None else ""
+                return False, reason if isinstance(reason, str) else repr(reason), odd
+        return True, "", odd

@@ -1,0 +1,53 @@
+"""Security lint of the loaded configuration: what a security review would refuse to sign."""
+
+from __future__ import annotations
+
+import re
+
+from confgen.diagnostics import Diagnostic
+from confgen.site.model import Site
+from confgen.validate.parser import RoleConfig
+
+WRITE_LEVELS = ("WRITE", "ADMINISTRATOR", "DAEMON", "NEGOTIATOR", "CONFIG", "ADVERTISE_STARTD", "ADVERTISE_SCHEDD", "ADVERTISE_MASTER")
+WEAK_METHODS = {"CLAIMTOBE", "ANONYMOUS"}
+
+
+def _level(config: RoleConfig, level: str, feature: str, default: str) -> str:
+    value = config.get(f"SEC_{level}_{feature}")
+    if value is None and level.startswith("ADVERTISE_"):
+        value = config.get(f"SEC_DAEMON_{feature}")
+    if value is None:
+        value = config.get(f"SEC_DEFAULT_{feature}")
+    return (value or default).strip()
+
+
+def _open_to_anyone(entry: str) -> bool:
+    """Does an ALLOW entry match unauthenticated peers? An entry without '@' is a host pattern for any user."""
+    user = entry.split("/", 1)[0]
+    if "@" not in user:
+        return True
+    name, _, domain = user.partition("@")
+    return name == "*" and domain in ("*", "unmapped")
+
+
+def lint(site: Site, configs: dict[str, RoleConfig]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for role, config in sorted(configs.items()):
+        for level in WRITE_LEVELS:
+            allow = config.get(f"ALLOW_{level}")
+            auth = _level(config, level, "AUTHENTICATION", "OPTIONAL")
+            if allow and not auth.upper().startswith("R"):
+                for entry in [e for e in re.split(r"[\s,]+", allow) if e]:
+                    if _open_to_anyone(entry):
+                        out.append(site.diag(("security",), f"security lint: {role}: ALLOW_{level} = {allow} grants {entry!r} while authentication for {level} is {auth}, not REQUIRED", code="security"))
+            methods = [m for m in re.split(r"[\s,]+", _level(config, level, "AUTHENTICATION_METHODS", "")) if m]
+            weak = sorted(WEAK_METHODS.intersection(m.upper() for m in methods))
+            if not methods or weak:
+                what = "is empty" if not methods else f"includes {', '.join(weak)}"
+                out.append(site.diag(("security", "methods"), f"security lint: {role}: the authentication methods for {level} {what}; anyone could claim any identity", code="security"))
+        if "KERBEROS" in site.methods:
+            for feature, key in (("ENCRYPTION", "encryption"), ("INTEGRITY", "integrity")):
+                value = _level(config, "DEFAULT", feature, "OPTIONAL")
+                if value.upper().startswith(("N", "F")):
+                    out.append(site.diag(("security", key), f"security lint: {role}: SEC_DEFAULT_{feature} = {value} while Kerberos authenticates the pool; use required", code="security"))
+    return sorted(set(out))

@@ -1,0 +1,169 @@
+"""The real HTCondor config parser, run over every rendered role directory in a child process."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from confgen.diagnostics import Diagnostic
+from confgen.render import Fragment
+
+#: Seconds one role may take to load before it counts as a macro cycle (a cycle hangs the parser).
+ROLE_TIMEOUT = 10.0
+
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\s*(@?=)")
+_ERROR_LINE = re.compile(r"Configuration Error Line (\d+) while reading config source (\S+)")
+
+
+@dataclasses.dataclass
+class RoleConfig:
+    """What HTCondor's parser made of one role: the final text of every knob confgen sets."""
+
+    role: str
+    knobs: dict[str, str | None]
+    #: knob (upper case) -> (fragment name, line) of its last definition in confgen's files
+    origin: dict[str, tuple[str, int]]
+
+    def get(self, knob: str) -> str | None:
+        return self.knobs.get(knob.upper())
+
+
+def assignments(text: str) -> Iterable[tuple[str, int]]:
+    """(knob, line) of every assignment in a fragment, skipping the body of `@=` blocks."""
+    block_end: str | None = None
+    for number, line in enumerate(text.split("\n"), 1):
+        if block_end is not None:
+            if line.strip() == block_end:
+                block_end = None
+            continue
+        m = _ASSIGN.match(line)
+        if m:
+            yield m.group(1), number
+            if m.group(2) == "@=":
+                block_end = "@" + line.split("@=", 1)[1].strip()
+
+
+def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout: float = ROLE_TIMEOUT) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
+    """Load each role directory under a minimal root config; report syntax errors and cycles."""
+    by_role: dict[str, list[Fragment]] = {}
+    for frag in fragments:
+        by_role.setdefault(frag.role, []).append(frag)
+    with tempfile.TemporaryDirectory(prefix="confgen-check-") as tmp:
+        jobs, origins = _stage(Path(tmp), by_role)
+        results, problems = _run(jobs, timeout, Path(tmp), outdir_label)
+    configs = {role: RoleConfig(role, knobs, origins[role]) for role, knobs in results.items()}
+    return configs, problems
+
+
+def _stage(tmp: Path, by_role: dict[str, list[Fragment]]) -> tuple[list[dict[str, object]], dict[str, dict[str, tuple[str, int]]]]:
+    jobs: list[dict[str, object]] = []
+    origins: dict[str, dict[str, tuple[str, int]]] = {}
+    for role in sorted(by_role):
+        role_dir, probe_dir = tmp / "roles" / role, tmp / "probes" / role
+        role_dir.mkdir(parents=True)
+        probe_dir.mkdir(parents=True)
+        origin: dict[str, tuple[str, int]] = {}
+        for frag in by_role[role]:
+            target = role_dir / frag.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(frag.text, encoding="utf-8")
+            if frag.is_config:
+                for knob, line in assignments(frag.text):
+                    origin[knob.upper()] = (frag.name, line)
+        probes = {knob: "CONFGEN_PROBE_" + knob.replace(".", "__") for knob in sorted(origin)}
+        # Probes read each knob's final text as a plain string: typed knobs (SINGULARITY_JOB) would
+        # otherwise come back converted, and an expression would read as False.
+        (probe_dir / "probe").write_text("".join(f"{p} = $({k})\n" for k, p in probes.items()), encoding="utf-8")
+        root = tmp / f"root-{role}"
+        root.write_text(f"LOCAL_CONFIG_DIR = {role_dir}, {probe_dir}\n", encoding="utf-8")
+        jobs.append({"role": role, "root": str(root), "probes": probes})
+        origins[role] = origin
+    return jobs, origins
+
+
+def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str) -> tuple[dict[str, dict[str, str | None]], list[Diagnostic]]:
+    results: dict[str, dict[str, str | None]] = {}
+    problems: list[Diagnostic] = []
+    pending = list(jobs)
+    while pending:
+        done, failure, failed_role = _one_child(pending, timeout, tmp, label)
+        results.update(done)
+        if failure is not None:
+            problems.append(failure)
+        finished = set(done) | {failed_role}
+        remaining = [j for j in pending if j["role"] not in finished]
+        if len(remaining) == len(pending):  # the child died before loading anything: do not loop
+            problems.append(Diagnostic(label, 0, 0, "", "HTCondor's config parser could not be started", "internal"))
+            break
+        pending = remaining
+    return results, problems
+
+
+def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str) -> tuple[dict[str, dict[str, str | None]], Diagnostic | None, str | None]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("_condor_")}
+    proc = subprocess.Popen([sys.executable, "-m", "confgen.validate._child"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin and proc.stdout and proc.stderr
+    proc.stdin.write(json.dumps(jobs).encode())
+    proc.stdin.close()
+    done: dict[str, dict[str, str | None]] = {}
+    current: str | None = None
+    buffer = b""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                proc.kill()
+                proc.wait()
+                return done, _cycle(current, label), current
+            chunk = os.read(proc.stdout.fileno(), 1 << 20)
+            if not chunk:
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for raw_line in lines:
+                kind, _, rest = raw_line.decode().partition(" ")
+                if kind == "ROLE":
+                    current, deadline = rest, time.monotonic() + timeout
+                elif kind == "KNOBS" and current is not None:
+                    done[current] = json.loads(rest)
+                    current = None
+        proc.wait()
+        stderr = proc.stderr.read().decode(errors="replace")
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    if proc.returncode != 0:
+        return done, _syntax_error(current, stderr, tmp, label), current
+    return done, None, None
+
+
+def _cycle(role: str | None, label: str) -> Diagnostic:
+    return Diagnostic(f"{label}/{role}", 0, 0, "",
+                      "HTCondor's config parser did not finish loading this role: a macro cycle (a knob that refers to itself through others)", "htcondor")
+
+
+def _syntax_error(role: str | None, stderr: str, tmp: Path, label: str) -> Diagnostic:
+    m = _ERROR_LINE.search(stderr)
+    detail = " ".join(stderr.replace(str(tmp / "roles"), label).split())[:400] or "the parser exited without a message"
+    if m:
+        source = Path(m.group(2))
+        try:
+            rel = source.relative_to(tmp / "roles")
+            return Diagnostic(f"{label}/{rel}", int(m.group(1)), 1, "", f"HTCondor's config parser refused this fragment: {detail}", "htcondor")
+        except ValueError:
+            pass
+    return Diagnostic(f"{label}/{role}", 0, 0, "", f"HTCondor's config parser refused this role: {detail}", "htcondor")
