@@ -1,0 +1,61 @@
+"""Shared helpers: the repository paths, running the CLI in-process, and a text snapshot per file."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from confgen.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SITES = Path(__file__).resolve().parent / "sites"
+
+
+class TextSnapshot(SingleFileSnapshotExtension):
+    """One plain-text file per snapshot, so a review diff reads like real condor config."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "txt"
+
+
+class ConfSnapshot(TextSnapshot):
+    file_extension = "conf"
+
+
+@pytest.fixture
+def text_snapshot(snapshot):  # type: ignore[no-untyped-def]
+    return snapshot.use_extension(TextSnapshot)
+
+
+@pytest.fixture
+def conf_snapshot(snapshot):  # type: ignore[no-untyped-def]
+    return snapshot.use_extension(ConfSnapshot)
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run() -> Run:
+    """Run `confgen ARGS` in this process; returns (exit code, stdout, stderr)."""
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+        return code, out.getvalue(), err.getvalue()
+
+    return _run
+
+
+def example_text() -> str:
+    return (ROOT / "site.yaml").read_text(encoding="utf-8")
+
+
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
