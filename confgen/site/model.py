@@ -120,7 +120,8 @@ def build_site(doc: Document) -> Site:
     sec, cont = d.get("security", {}), d["containers"]
     major, minor = (int(p) for p in str(site.get("htcondor_version", "24.0")).split("."))
     krb = sec.get("kerberos")
-    images = dict(cont["images"])
+    # Mapping keys are sorted: the output must not depend on the order of keys in site.yaml.
+    images = dict(sorted(cont["images"].items()))
     return Site(
         doc=doc,
         name=site["name"],
@@ -145,12 +146,12 @@ def build_site(doc: Document) -> Site:
         images=images,
         binds=tuple(_bind(b) for b in cont.get("binds", [])),
         target_dir=cont.get("target_dir"),
-        job_attributes=tuple(_job_attribute(k, v) for k, v in d.get("job_attributes", {}).items()),
+        job_attributes=tuple(_job_attribute(k, v) for k, v in sorted(d.get("job_attributes", {}).items())),
         threads_env=tuple(d.get("threads_env", [])),
         health_script=d.get("health", {}).get("script"),
         health_period=d.get("health", {}).get("period", "5m"),
         reboots=_reboots(d.get("reboots")),
-        node_classes=tuple(_node_class(k, v, images) for k, v in d["node_classes"].items()),
+        node_classes=tuple(_node_class(k, v, images) for k, v in sorted(d["node_classes"].items())),
         checks=tuple(_check(i, c) for i, c in enumerate(d.get("checks", []))),
     )
 
@@ -172,7 +173,7 @@ def _reboots(r: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _node_class(name: str, v: dict[str, Any], images: dict[str, str]) -> NodeClass:
-    return NodeClass(name, v.get("interactive", "allowed"), v.get("gpus", False), tuple(v.get("images", list(images))))
+    return NodeClass(name, v.get("interactive", "allowed"), v.get("gpus", False), tuple(sorted(v.get("images", list(images)))))
 
 
 def _check(i: int, c: dict[str, Any]) -> Check:

@@ -84,7 +84,7 @@ def _containers(site: Site) -> Iterator[Diagnostic]:
 
 def _node_classes(site: Site) -> Iterator[Diagnostic]:
     for cls in site.node_classes:
-        for i, os_name in enumerate(cls.images):
+        for i, os_name in enumerate(site.doc.data["node_classes"][cls.name].get("images", [])):
             if os_name not in site.images:
                 yield site.diag(("node_classes", cls.name, "images", i), f"{os_name!r} is not one of the images defined in containers.images ({', '.join(site.images)})")
 

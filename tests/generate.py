@@ -1,0 +1,58 @@
+"""Varied sites for tests and the benchmark: other OS names, another job attribute, single-OS classes,
+one or two central managers, optional sections. Nothing here reuses the example's names."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import yaml
+
+
+def make_site(seed: int, n_os: int | None = None) -> dict[str, Any]:
+    rng = random.Random(seed)
+    n = n_os if n_os is not None else rng.randint(1, 7)
+    stems = ["Alma", "Fedora", "Suse", "Arch", "Gentoo", "Alpine", "Void", "Mint", "Nix", "Clear"]
+    names = [f"{rng.choice(stems)}{i}{rng.choice(['', 'x', '_lts'])}" for i in range(n)]
+    images = {name: f"/srv/images/{name.lower()}{'.sif' if rng.random() < 0.3 else '/current'}" for name in names}
+    default = rng.choice(names)
+    attribute = rng.choice(["WantOS", "Distro", "SiteImage", "OperatingSystem"])
+    classes: dict[str, Any] = {}
+    for c in range(rng.randint(1, 3)):
+        cls: dict[str, Any] = {"interactive": rng.choice(["only", "allowed", "never"])}
+        if rng.random() < 0.5:
+            picked = rng.sample(names, rng.randint(1, len(names)))
+            cls["images"] = picked
+        if rng.random() < 0.3:
+            cls["gpus"] = True
+        classes[f"{rng.choice(['worker', 'node', 'compute'])}{c}"] = cls
+    if not any(default in cls.get("images", names) for cls in classes.values()):
+        next(iter(classes.values())).pop("images", None)
+    site: dict[str, Any] = {
+        "site": {"name": f"POOL{seed}", "uid_domain": "example.org",
+                 "central_managers": [f"cm{i}.example.org" for i in range(rng.randint(1, 2))]},
+        "network": {"shared_port": {"enabled": rng.random() < 0.8, "port": 9618}, "ccb": rng.random() < 0.5},
+        "security": {"methods": rng.choice([["KERBEROS", "FS"], ["FS", "IDTOKENS"], ["IDTOKENS"]]),
+                     "blocked_users": rng.sample(["nobody", "intern", "visitor"], rng.randint(0, 2))},
+        "containers": {"job_attribute": attribute, "default": default, "images": images,
+                       "binds": rng.sample(["/data", "/scratch", {"source": "/etc/hosts", "target": "/etc/hosts", "read_only": True}], rng.randint(0, 3)),
+                       "all_jobs": rng.random() < 0.7},
+        "node_classes": classes,
+    }
+    if "KERBEROS" in site["security"]["methods"]:
+        site["security"]["kerberos"] = {"realm": "EXAMPLE.ORG"}
+    if rng.random() < 0.7:
+        site["job_attributes"] = {"WallHours": {"type": "integer", "min": 1, "max": 72, "interactive_max": 8, "default": 2},
+                                  "Storage": {"type": "string", "values": ["fast", "slow"], "default": "slow"}}
+        if rng.random() < 0.6:
+            site["reboots"] = {"check": "/usr/sbin/needs-reboot", "spread_days": rng.randint(0, 5),
+                               "runtime_attribute": "WallHours", **({"max_uptime_days": 20} if rng.random() < 0.5 else {})}
+    if rng.random() < 0.6:
+        site["health"] = {"script": "/usr/sbin/health", "period": rng.choice(["90s", "2m", "1h"])}
+    if rng.random() < 0.5:
+        site["threads_env"] = ["OMP_NUM_THREADS", "MY_THREADS"]
+    return site
+
+
+def dump(site: dict[str, Any]) -> str:
+    return yaml.safe_dump(site, sort_keys=False)
