@@ -34,7 +34,7 @@ def schema() -> dict[str, Any]:
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())  # type: ignore[no-any-return]
+    return cls(schema())
 
 
 def check_schema(doc: Document) -> list[Diagnostic]:
@@ -47,10 +47,11 @@ def check_schema(doc: Document) -> list[Diagnostic]:
 
 def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
     path: PathKey = tuple(error.absolute_path)
+    sub_schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
+        allowed = set(sub_schema.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)
-        if "properties" in error.schema:
+        if "properties" in sub_schema:
             known = ", ".join(sorted(allowed))
             return [doc.diag(path + (k,), f"unknown key {k!r}; expected one of: {known}", code="schema", key=True) for k in extra]
     if error.validator == "required":
@@ -70,6 +71,6 @@ def _message(error: ValidationError) -> str:
     if error.validator == "pattern":
         return f"{error.instance!r} does not match the pattern {error.validator_value}"
     if error.validator == "enum":
-        allowed = ", ".join(repr(v) for v in error.validator_value)
+        allowed = ", ".join(repr(v) for v in error.validator_value)  # type: ignore[union-attr]
         return f"{error.instance!r} is not one of {allowed}"
     return error.message

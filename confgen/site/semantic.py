@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterator
 
 from confgen.diagnostics import Diagnostic
+from confgen.site.load import PathKey
 from confgen.site.model import Site
 
 OS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -67,14 +68,14 @@ def _containers(site: Site) -> Iterator[Diagnostic]:
     if site.default_os not in site.images:
         yield site.diag(base + ("default",), f"{site.default_os!r} is not one of the images ({', '.join(site.images)})")
     for i, bind in enumerate(site.binds):
-        where = base + ("binds", i)
+        bind_at: PathKey = (*base, "binds", i)
         for field, value in (("source", bind.source), ("target", bind.target)):
             if value is None:
                 continue
             problem = path_problem(value, colon=True)
             if problem:
                 as_mapping = isinstance(site.doc.data["containers"]["binds"][i], dict)
-                yield site.diag(where + ((field,) if as_mapping else ()), f"bind {field} {problem}")
+                yield site.diag(bind_at + ((field,) if as_mapping else ()), f"bind {field} {problem}")
     for field, value in (("runtime", site.runtime), ("target_dir", site.target_dir)):
         if value is not None and (problem := path_problem(value)):
             yield site.diag(base + (field,), problem)

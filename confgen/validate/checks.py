@@ -182,10 +182,10 @@ def _submit_policy(t: Tally, submit: SubmitRole) -> None:
             _decide(t, submit, base_job(site, **{a.name: 7}), False, where, None)
         else:
             assert a.min is not None and a.max is not None
-            for value in (a.min, a.max):
-                _decide(t, submit, base_job(site, **{a.name: value}), True, where, None)
-            for value in (a.min - 1, a.max + 1, "x"):
-                _decide(t, submit, base_job(site, **{a.name: value}), False, where, f"{a.min} to {a.max}")
+            for good in (a.min, a.max):
+                _decide(t, submit, base_job(site, **{a.name: good}), True, where, None)
+            for bad in (a.min - 1, a.max + 1, "x"):
+                _decide(t, submit, base_job(site, **{a.name: bad}), False, where, f"{a.min} to {a.max}")
             if a.interactive_max is not None:
                 _decide(t, submit, base_job(site, **{a.name: a.interactive_max, "InteractiveJob": True}), True, where, None)
                 if a.interactive_max + 1 <= a.max:
@@ -244,11 +244,11 @@ def _site_check(t: Tally, check: Check, execute: dict[str, ExecuteRole], submit:
             got = role.eval("SINGULARITY_IMAGE_EXPR", role.slot({**node_attrs(site), **check.slot}), _ad(site, job))
             t.expect(got == want, where + ("expect", "image"), f"{label}: on {cls.role} expected the image {want!r} ({expect['image']}), got {got!r}")
     if "start" in expect:
-        for cls in classes:
-            assert cls is not None
-            role = execute[cls.role]
+        for start_cls in classes:
+            assert start_cls is not None
+            role = execute[start_cls.role]
             got = role.eval("START", role.slot({**node_attrs(site), **check.slot}), _ad(site, job))
-            t.expect(got is expect["start"], where + ("expect", "start"), f"{label}: on {cls.role} expected START {expect['start']}, got {got!r}")
+            t.expect(got is expect["start"], where + ("expect", "start"), f"{label}: on {start_cls.role} expected START {expect['start']}, got {got!r}")
     if "submit" in expect and submit is not None:
         full = {"Owner": sample_owner(site), **check.job}
         got, reason, _ = submit.decide(full)
