@@ -9,10 +9,14 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confgen import __version__
 from confgen.diagnostics import format_report
 from confgen.errors import InputError, OutputError
+
+if TYPE_CHECKING:  # the pipeline is imported lazily, so that usage errors answer at once
+    from confgen.render import Fragment
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
@@ -91,7 +95,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _render(args, fragments, report.summary())
 
 
-def _render(args: argparse.Namespace, fragments: list, summary: str) -> int:  # type: ignore[type-arg]
+def _render(args: argparse.Namespace, fragments: list[Fragment], summary: str) -> int:
     from confgen.output import apply, plan
 
     outdir = Path(args.output)

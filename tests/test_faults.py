@@ -116,9 +116,9 @@ def test_usage_and_internal_errors(run, monkeypatch):  # type: ignore[no-untyped
     assert run("render", "--check", "--dry-run")[0] == 2
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr("confgen.render.render_site", lambda site: 1 / 0)
-    code, out, err = run("check")
+    code, _, err = run("check")
     assert code == 3 and "bug in confgen" in err and "Traceback" not in err
-    code, out, err = run("check", "--traceback")
+    code, _, err = run("check", "--traceback")
     assert code == 3 and "Traceback" in err
 
 

@@ -185,14 +185,14 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
                 line, col = _pos(key_node)
-                self.problems.append(Diagnostic(self.doc.file, line, col, _dotted(path), f"key {shown!r} is not a string; quote it", "yaml"))
+                self.problems.append(Diagnostic(self.doc.file, line, col, dotted(path), f"key {shown!r} is not a string; quote it", "yaml"))
                 continue
             key = str(key_node.value)
             here = _pos(key_node)
             if key in first_seen:
                 line, col = first_seen[key]
                 self.problems.append(
-                    Diagnostic(self.doc.file, here[0], here[1], _dotted(path + (key,)),
+                    Diagnostic(self.doc.file, here[0], here[1], dotted(path + (key,)),
                                f"duplicate key {key!r} (first at line {line}, column {col}); keep one", "yaml"))
                 continue
             first_seen[key] = here
@@ -200,5 +200,3 @@ class _Builder:
             out[key] = self.build(value_node, path + (key,), depth + 1)
         return out
 
-
-_dotted = dotted

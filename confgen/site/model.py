@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from confgen.diagnostics import Diagnostic
 from confgen.site.load import Document, PathKey
 
 Scalar = str | int | float | bool
@@ -109,8 +110,8 @@ class Site:
         offered = {os for c in self.node_classes for os in c.images}
         return [os for os in self.images if os in offered]
 
-    def diag(self, path: PathKey, message: str, **kw: Any) -> Any:
-        return self.doc.diag(path, message, **kw)
+    def diag(self, path: PathKey, message: str, *, code: str = "semantic", key: bool = False) -> Diagnostic:
+        return self.doc.diag(path, message, code=code, key=key)
 
 
 def build_site(doc: Document) -> Site:

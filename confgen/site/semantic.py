@@ -18,8 +18,14 @@ _PATH_FORBIDDEN = {'"': "a double quote", "'": "a single quote", ",": "a comma",
 
 #: Job attributes that HTCondor itself defines; a site default for them would change what a job is.
 RESERVED_JOB_ATTRIBUTES = frozenset(
-    a.lower()
-    for a in ["Owner", "User", "Requirements", "Rank", "Cmd", "Args", "Arguments", "Environment", "Env", "Iwd", "JobUniverse", "InteractiveJob", "RequestCpus", "RequestMemory", "RequestDisk", "RequestGpus", "JobStatus", "ClusterId", "ProcId", "QDate", "ContainerImage", "SingularityImage", "WantSIF", "WantSandboxImage", "WantDockerImage", "AcctGroup", "AccountingGroup", "NiceUser", "JobPrio", "MaxJobRetirementTime"]
+    name.lower()
+    for name in [
+        "Owner", "User", "Requirements", "Rank", "Cmd", "Args", "Arguments", "Environment", "Env", "Iwd",
+        "JobUniverse", "InteractiveJob", "RequestCpus", "RequestMemory", "RequestDisk", "RequestGpus",
+        "JobStatus", "ClusterId", "ProcId", "QDate", "ContainerImage", "SingularityImage", "WantSIF",
+        "WantSandboxImage", "WantDockerImage", "AcctGroup", "AccountingGroup", "NiceUser", "JobPrio",
+        "MaxJobRetirementTime",
+    ]
 )
 
 

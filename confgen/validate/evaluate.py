@@ -111,21 +111,19 @@ class SubmitRole:
     def requirement_names(self) -> list[str]:
         return [n for n in re.split(r"[\s,]+", self.config.get("SUBMIT_REQUIREMENT_NAMES") or "") if n]
 
-    def decide(self, attrs: dict[str, Value]) -> tuple[bool | None, str, list[tuple[str, Value]]]:
-        """(accepted, reason, non-boolean results). accepted is None if a requirement is not boolean."""
+    def decide(self, attrs: dict[str, Value]) -> tuple[bool | None, str]:
+        """(accepted, reason) as the schedd decides; accepted is None if a requirement is not boolean."""
         job = self.transformed(attrs)
         schedd = classad2.ClassAd()
-        odd: list[tuple[str, Value]] = []
         for name in self.requirement_names():
             expr = self.exprs.get(f"SUBMIT_REQUIREMENT_{name}".upper())
             if expr is None:
                 continue
             result = expr.eval(scope=schedd, target=job)
             if not isinstance(result, bool):
-                odd.append((name, result))
-                return None, f"{name} evaluated to {result!r}", odd
+                return None, f"{name} evaluated to {result!r}"
             if result is False:
                 reason_expr = self.exprs.get(f"SUBMIT_REQUIREMENT_{name}_REASON".upper())
                 reason = reason_expr.eval(scope=schedd, target=job) if reason_expr is not None else ""
-                return False, reason if isinstance(reason, str) else repr(reason), odd
-        return True, "", odd
+                return False, reason if isinstance(reason, str) else repr(reason)
+        return True, ""
