@@ -67,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.traceback:
             traceback.print_exc()
-        print(f"confgen: internal error: {type(exc).__name__}: {exc}. This is a bug in confgen; please report it "
-              "(run again with --traceback for details).", file=sys.stderr)
+        print(f"confgen: internal error: {type(exc).__name__}: {exc}. This is a bug in confgen; please report it (run again with --traceback for details).", file=sys.stderr)
         return EXIT_BUG
 
 
@@ -96,23 +95,25 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace, fragments: list[Fragment], summary: str) -> int:
-    from confgen.output import apply, plan
+    from confgen.output import plan, write
 
     outdir = Path(args.output)
-    try:
-        changes = plan(fragments, outdir)
-    except OSError as exc:
-        raise OutputError(f"cannot read {exc.filename or outdir}: {exc.strerror or exc}") from exc
-    pending = [c for c in changes if c.action != "unchanged"]
     if args.check or args.dry_run:
-        shown = pending if args.check else changes
-        for change in shown:
+        try:
+            changes = plan(fragments, outdir)
+        except OSError as exc:
+            raise OutputError(f"cannot read {exc.filename or outdir}: {exc.strerror or exc}") from exc
+        pending = [c for c in changes if c.action != "unchanged"]
+        for change in pending if args.check else changes:
             print(f"{change.action:9} {outdir / change.path}")
         if args.check:
             print(f"confgen: {len(pending)} file(s) would change" if pending else "confgen: output is up to date")
             return EXIT_INPUT if pending else EXIT_OK
         return EXIT_OK
-    apply(changes, outdir)
+    changes, recovered = write(fragments, outdir)
+    for note in recovered:
+        print(f"confgen: {note}", file=sys.stderr)
+    pending = [c for c in changes if c.action != "unchanged"]
     for change in pending:
         print(f"{change.action:9} {outdir / change.path}")
     print(f"confgen render: {summary}; {len(pending)} file(s) changed in {outdir}")

@@ -31,8 +31,11 @@ def workdir(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     [
         (b"\xef\xbb\xbf" + example_text().encode(), None),  # a byte-order mark is accepted
         (b"site: {name: \xff\xfe}\n", "not valid UTF-8"),
-        (b"a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-         b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n", "alias bomb"),
+        (
+            b"a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+            b"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+            "alias bomb",
+        ),
         (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested deeper"),
         (b"site: {}\nsite: {}\n", "duplicate key 'site'"),
         (b"1: x\n", "is not a string"),
@@ -72,8 +75,8 @@ def test_invalid_site_leaves_output_exactly_as_it_was(workdir, run):  # type: ig
 
 def test_render_writes_only_what_changed_and_removes_stale_files(workdir, run):  # type: ignore[no-untyped-def]
     assert run("render")[0] == 0
-    pool = workdir / "output" / "submit" / "10-pool.conf"
-    inode = pool.stat().st_ino
+    untouched = workdir / "output" / "central-manager" / "10-pool.conf"
+    inode = untouched.stat().st_ino
     (workdir / "output" / "submit" / "99-old.conf").write_text("X = 1\n")
     (workdir / "outside.txt").write_text("keep")
     (workdir / "output" / "notes.txt").write_text("keep")
@@ -82,7 +85,8 @@ def test_render_writes_only_what_changed_and_removes_stale_files(workdir, run): 
     code, out, _ = run("render")
     assert code == 0 and "99-old.conf" in out
     assert not (workdir / "output" / "submit" / "99-old.conf").exists()
-    assert pool.stat().st_ino == inode  # unchanged files are not rewritten
+    assert untouched.stat().st_ino == inode  # a role with nothing to change is not rewritten
+    assert sorted(p.name for p in (workdir / "output").iterdir()) == sorted([*(workdir / "output" / ".confgen-manifest").read_text().split(), ".confgen-lock", ".confgen-manifest", "notes.txt"])
     assert (workdir / "outside.txt").read_text() == "keep" and (workdir / "output" / "notes.txt").read_text() == "keep"
     assert run("render", "--check")[0] == 0
 
@@ -129,8 +133,7 @@ def test_schema_command_prints_the_published_schema(run):  # type: ignore[no-unt
 
 def test_syntax_error_and_macro_cycle_are_reported_with_their_place():  # type: ignore[no-untyped-def]
     fragments = render_site(load_site(ROOT / "site.yaml"))
-    broken = [*fragments, Fragment("submit", "90-bad.conf", "GOOD = 1\nthis is not config\n"),
-              Fragment("execute-batch", "90-cycle.conf", "A = $(B)\nB = $(A)\n")]
+    broken = [*fragments, Fragment("submit", "90-bad.conf", "GOOD = 1\nthis is not config\n"), Fragment("execute-batch", "90-cycle.conf", "A = $(B)\nB = $(A)\n")]
     configs, problems = load_roles(broken, timeout=3)
     text = "\n".join(p.format() for p in problems)
     assert "output/submit/90-bad.conf:2:1" in text
@@ -138,10 +141,13 @@ def test_syntax_error_and_macro_cycle_are_reported_with_their_place():  # type: 
     assert {"central-manager", "submit", "execute-batch"} - set(configs) == {"submit", "execute-batch"}
 
 
-@pytest.mark.parametrize(("old", "new", "knob"), [
-    ("  encryption: required", "  encryption: never", "SEC_DEFAULT_ENCRYPTION"),
-    ("  methods: [KERBEROS, FS]", "  methods: [KERBEROS, CLAIMTOBE]", "CLAIMTOBE"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "knob"),
+    [
+        ("  encryption: required", "  encryption: never", "SEC_DEFAULT_ENCRYPTION"),
+        ("  methods: [KERBEROS, FS]", "  methods: [KERBEROS, CLAIMTOBE]", "CLAIMTOBE"),
+    ],
+)
 def test_security_lint_names_knob_role_and_line(tmp_path, old, new, knob):  # type: ignore[no-untyped-def]
     path = tmp_path / "site.yaml"
     path.write_text(example_text().replace(old, new))
@@ -156,15 +162,13 @@ def test_security_lint_names_knob_role_and_line(tmp_path, old, new, knob):  # ty
 
 def test_a_broken_expression_is_caught(monkeypatch):  # type: ignore[no-untyped-def]
     site = load_site(ROOT / "site.yaml")
-    fragments = [Fragment(f.role, f.name, f.text.replace("CONFGEN_START_INTERACTIVE = True", "CONFGEN_START_INTERACTIVE = (True"))
-                 for f in render_site(site)]
+    fragments = [Fragment(f.role, f.name, f.text.replace("CONFGEN_START_INTERACTIVE = True", "CONFGEN_START_INTERACTIVE = (True")) for f in render_site(site)]
     report = validate(site, fragments)
     assert any(d.code == "classad" and d.path == "START" for d in report.diagnostics)
 
 
 def test_a_wrong_start_policy_fails_the_built_in_checks():  # type: ignore[no-untyped-def]
     site = load_site(ROOT / "site.yaml")
-    fragments = [Fragment(f.role, f.name, f.text.replace("(MY.NodeIsHealthy =?= True)", "(MY.NodeIsHealthy =!= False)"))
-                 for f in render_site(site)]
+    fragments = [Fragment(f.role, f.name, f.text.replace("(MY.NodeIsHealthy =?= True)", "(MY.NodeIsHealthy =!= False)")) for f in render_site(site)]
     report = validate(site, fragments)
     assert any("not yet reported" in d.message for d in report.diagnostics)
