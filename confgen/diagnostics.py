@@ -20,12 +20,20 @@ class Diagnostic:
     severity: str = "error"
 
     def format(self) -> str:
+        """One line, whatever the input held: characters that are not printable are shown escaped."""
         where = f"{self.path}: " if self.path else ""
         place = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
-        return f"{place}: {self.severity}: {where}{self.message} ({self.code})"
+        return printable(f"{place}: {self.severity}: {where}{self.message} ({self.code})")
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
+
+
+def printable(text: str) -> str:
+    """Escape control characters, line and paragraph separators and the like, as Python writes them."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def format_report(diagnostics: Iterable[Diagnostic], fmt: str = "text") -> str:

@@ -9,6 +9,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from confgen.cli import main
@@ -59,3 +60,10 @@ def example_text() -> str:
 
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+
+
+# Hypothesis profiles: `ci` (the default) keeps the property tests within CI's budget;
+# `--hypothesis-profile=long` runs many more examples.
+settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True)
+settings.register_profile("long", max_examples=1500, deadline=None, print_blob=True)
+settings.load_profile("ci")
