@@ -93,3 +93,29 @@ def test_hostile_values_are_refused_or_inert(field, clean_knobs, run, tmp_path, 
             assert set(config.knobs) == clean_knobs.get(role, set(config.knobs)), (field, value, role)
             for knob, text in config.knobs.items():
                 assert "ALLOW_WRITE = *" not in (text or ""), (field, value, knob)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_in_sample_job_ads_are_literal_or_refused(value, run, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A check's job and slot values become ClassAd values: the evaluator sees exactly the text written."""
+    from confgen.validate.evaluate import SubmitRole, job_ad, parse_all
+
+    monkeypatch.chdir(tmp_path)
+    data = copy.deepcopy(CLEAN)
+    attr = data["containers"].get("job_attribute", "ContainerOS")
+    data["checks"] = [
+        {"name": "hostile OS name is refused at submit", "job": {attr: value}, "expect": {"submit": "rejected", "reason": value}},
+        {"name": "hostile slot value does not start a job", "job": {attr: "x"}, "slot": {"NodeIsHealthy": value}, "expect": {"start": False}},
+    ]
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump(data, allow_unicode=False))
+    code, out, err = run("check", "site.yaml")
+    if "\x00" in value:
+        assert code == 1 and re.match(r"^site\.yaml:\d+:\d+: error: checks\[0\]\.job\.\w+: .* NUL character", out), out
+        return
+    assert code == 0 and "Traceback" not in out + err, out + err
+    assert job_ad({attr: value}).eval(attr) == value  # the value arrives as one literal string
+    configs, problems = load_roles(render_site(load_site(tmp_path / "site.yaml")))
+    assert problems == []
+    exprs, _ = parse_all(configs, "output")
+    accepted, reason = SubmitRole(configs["submit"], exprs["submit"]).decide({attr: value})
+    assert accepted is False and value in reason  # refused by the OS check, the reason quoting it exactly

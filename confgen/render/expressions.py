@@ -111,11 +111,20 @@ def period(text: str) -> str:
 
 # --- submit side ------------------------------------------------------------------------------
 
+def shown(ref: str) -> str:
+    """The job's value of `ref` as text for a refusal reason: "quoted" if a string, else as written.
+
+    Not unparse(TARGET.X): unparse takes an attribute of the ad in scope and gives "" for a TARGET
+    reference, so the reason would show no value at all.
+    """
+    return f'ifThenElse(isString({ref}), strcat("\\"", {ref}, "\\""), ifThenElse(isUndefined({ref}), "no value", string({ref})))'
+
+
 def requirement_os(site: Site) -> tuple[str, str]:
     attr = f"TARGET.{site.job_attribute}"
     offered = site.offered_anywhere()
     expr = f"(isUndefined({attr}) || identicalMember({attr}, {classad_list(offered)}))"
-    reason = (f'strcat("{site.job_attribute} = ", unparse({attr}), '
+    reason = (f'strcat("{site.job_attribute} = ", {shown(attr)}, '
               f'{classad(" is not an OS of this pool; set " + site.job_attribute + " to one of: " + ", ".join(offered) + " (names are case-sensitive)")})')
     return expr, reason
 
@@ -134,14 +143,14 @@ def requirement_attribute(attr: JobAttribute) -> tuple[str, str]:
     else:
         expr = f"(isInteger({ref}) && {ref} >= {attr.min} && {ref} <= {attr.max})"
         allowed = f"an integer from {attr.min} to {attr.max}"
-    reason = f'strcat({classad(attr.name + " must be " + allowed + "; this job has ")}, unparse({ref}))'
+    reason = f'strcat({classad(attr.name + " must be " + allowed + "; this job has ")}, {shown(ref)})'
     return expr, reason
 
 
 def requirement_interactive_max(attr: JobAttribute) -> tuple[str, str]:
     ref = f"TARGET.{attr.name}"
     expr = f"((TARGET.InteractiveJob =!= True) || (isInteger({ref}) && {ref} <= {attr.interactive_max}))"
-    reason = f'strcat({classad(f"interactive jobs may ask for at most {attr.name} = {attr.interactive_max}; this job has ")}, unparse({ref}))'
+    reason = f'strcat({classad(f"interactive jobs may ask for at most {attr.name} = {attr.interactive_max}; this job has ")}, {shown(ref)})'
     return expr, reason
 
 

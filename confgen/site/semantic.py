@@ -176,6 +176,10 @@ def _checks(site: Site) -> Iterator[Diagnostic]:
         where = ("checks", check.index)
         if _has_control(check.name):
             yield site.diag(where + ("name",), "the name contains a control character")
+        for part in ("job", "slot"):
+            for attr, value in getattr(check, part).items():
+                if isinstance(value, str) and "\x00" in value:
+                    yield site.diag(where + (part, attr), f"{value!r} contains a NUL character, where a ClassAd string ends; remove it")
         if check.node is not None and site.node_class(check.node) is None:
             yield site.diag(where + ("node",), f"{check.node!r} is not a node class ({', '.join(c.name for c in site.node_classes)})")
         expect = check.expect

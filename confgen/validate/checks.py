@@ -171,31 +171,32 @@ def _submit_policy(t: Tally, submit: SubmitRole) -> None:
     for os_name in site.offered_anywhere():
         _decide(t, submit, base_job(site, **{attr: os_name}), True, ("containers", "images", os_name), None)
     for stranger in _strangers(site):
-        _decide(t, submit, base_job(site, **{attr: stranger}), False, ("containers", "images"), ", ".join(site.offered_anywhere()))
+        _decide(t, submit, base_job(site, **{attr: stranger}), False, ("containers", "images"), (f'"{stranger}"', ", ".join(site.offered_anywhere())))
     _decide(t, submit, base_job(site), True, ("containers", "default"), None)
     for a in site.job_attributes:
         where: PathKey = ("job_attributes", a.name)
         if a.type == "string":
             for value in a.values:
                 _decide(t, submit, base_job(site, **{a.name: value}), True, where, None)
-            _decide(t, submit, base_job(site, **{a.name: "no-such-value"}), False, where, ", ".join(a.values))
+            _decide(t, submit, base_job(site, **{a.name: "no-such-value"}), False, where, ('"no-such-value"', ", ".join(a.values)))
             _decide(t, submit, base_job(site, **{a.name: 7}), False, where, None)
         else:
             assert a.min is not None and a.max is not None
             for good in (a.min, a.max):
                 _decide(t, submit, base_job(site, **{a.name: good}), True, where, None)
             for bad in (a.min - 1, a.max + 1, "x"):
-                _decide(t, submit, base_job(site, **{a.name: bad}), False, where, f"{a.min} to {a.max}")
+                _decide(t, submit, base_job(site, **{a.name: bad}), False, where, (f"{a.min} to {a.max}", 'has "x"' if bad == "x" else f"has {bad}"))
             if a.interactive_max is not None:
                 _decide(t, submit, base_job(site, **{a.name: a.interactive_max, "InteractiveJob": True}), True, where, None)
                 if a.interactive_max + 1 <= a.max:
-                    _decide(t, submit, base_job(site, **{a.name: a.interactive_max + 1, "InteractiveJob": True}), False, where, str(a.interactive_max))
+                    _decide(t, submit, base_job(site, **{a.name: a.interactive_max + 1, "InteractiveJob": True}), False, where, (f"at most {a.name} = {a.interactive_max}", f"has {a.interactive_max + 1}"))
         job = base_job(site)
         del job[a.name]
         _decide(t, submit, job, True, where + ("default",), None)
 
 
-def _decide(t: Tally, submit: SubmitRole, job: dict[str, Any], want: bool, where: PathKey, reason_has: str | None) -> None:
+def _decide(t: Tally, submit: SubmitRole, job: dict[str, Any], want: bool, where: PathKey, reason_has: str | tuple[str, ...] | None) -> None:
+    """The submit decision; a refusal's reason must name the policy and show the job's value as it is."""
     got, reason = submit.decide(job)
     if got is None:
         t.expect(False, where, f"a submit requirement is not boolean for the job {job}: {reason}")
@@ -203,7 +204,8 @@ def _decide(t: Tally, submit: SubmitRole, job: dict[str, Any], want: bool, where
     verb = "accepted" if want else "rejected"
     t.expect(got is want, where, f"the job {job} should be {verb} at submit; it was {'accepted' if got else 'rejected: ' + reason}")
     if not want and got is False and reason_has is not None:
-        t.expect(reason_has in reason, where, f"the reason {reason!r} should name {reason_has!r}")
+        for needle in (reason_has,) if isinstance(reason_has, str) else reason_has:
+            t.expect(needle in reason, where, f"the reason {reason!r} should name {needle!r}")
 
 
 def _agreement(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitRole) -> None:
