@@ -85,7 +85,13 @@ def parse_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]
     """Parse YAML text into a Document."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # raised on construction, for a character YAML forbids anywhere
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        shown = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        return None, [Diagnostic(name, line, col, "", f"the character {shown} is not allowed in YAML; remove it", "yaml")]
     old_limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(old_limit, 4 * MAX_DEPTH + 200))
@@ -94,6 +100,8 @@ def parse_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+            if "'\\t'" in message:
+                message += "; indent with spaces, YAML does not allow tabs there"
             return None, [_at(name, mark, "", f"YAML syntax: {message}", "yaml")]
         except yaml.YAMLError as exc:
             return None, [Diagnostic(name, 1, 1, "", f"YAML syntax: {exc}", "yaml")]
