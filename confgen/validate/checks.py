@@ -12,7 +12,7 @@ from confgen.diagnostics import Diagnostic
 from confgen.render.expressions import OFFERED
 from confgen.site.load import PathKey
 from confgen.site.model import Check, NodeClass, Site
-from confgen.validate.evaluate import NOW, ExecuteRole, SubmitRole, job_ad
+from confgen.validate.evaluate import ExecuteRole, SubmitRole, job_ad, now
 
 HEALTH_STATES: dict[str, dict[str, Any]] = {
     "healthy": {"NodeIsHealthy": True, "HealthyForInteractiveUse": True},
@@ -42,7 +42,7 @@ def node_attrs(site: Site, health: str = "healthy") -> dict[str, Any]:
     """A node as the startd would advertise it once its cron jobs have reported."""
     attrs: dict[str, Any] = dict(HEALTH_STATES[health]) if site.health_script else {}
     if site.reboots is not None:
-        attrs.update(RebootNeeded=False, SiteBootTime=NOW - 86400)
+        attrs.update(RebootNeeded=False, SiteBootTime=now() - 86400)
     return attrs
 
 
@@ -147,7 +147,7 @@ def _draining(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
     os_name = site.default_os if site.default_os in cls.images else cls.images[0]
     # Drained for all but `left` hours of the longest job: a job of `left` hours fits, a longer one not.
     left = max(attr.min, min(attr.max, 3))
-    since = NOW - (attr.max - left) * 3600 + 60
+    since = now() - (attr.max - left) * 3600 + 600  # 10 min of slack for the evaluations below, far below the 1 h step
     node = {**node_attrs(site), "RebootNeeded": True, "RebootNeededSince": since, "SiteRebootDelay": 0}
     interactive = True if cls.interactive == "only" else None
     for hours, want in ((left, True), (left + 1, False)):

@@ -20,8 +20,10 @@ EXPRESSION_KNOB = re.compile(
     re.IGNORECASE,
 )
 
-#: A fixed clock for evaluation, so that results do not depend on when the check runs.
-NOW = int(time.time())
+def now() -> int:
+    """The clock the expressions see: time() in ClassAd is the wall clock, so sample ads are built from
+    it at the moment of the check (a value fixed at import went stale in a long-running process)."""
+    return int(time.time())
 
 Value = Any
 
