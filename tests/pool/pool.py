@@ -1,0 +1,238 @@
+"""A personal HTCondor pool on 127.0.0.1 inside the chroot, from the rendered fragments of a site.
+
+Three instances side by side on one host, each with its own master, local directory and shared port:
+the central manager, the submit role and one execute class. Each reads its rendered role directory
+byte for byte, then the test overrides (test.d/99-confgen-test.conf), which are only:
+- loopback: NETWORK_INTERFACE = 127.0.0.1 and the central managers' names resolving to 127.0.0.1 in
+  the chroot's /etc/hosts (so the rendered host-based ALLOW lists apply unchanged);
+- single host: a shared port per instance, one collector and a negotiator without HAD (HAD needs
+  two hosts), MASTER_NAME per instance;
+- chroot: FS authentication only (no KDC), no mount or PID namespaces, the container runtime a
+  STAND-IN script that records the image and binds the starter passes and runs the payload;
+- speed: daemons update every few seconds and the health script runs every 2 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+from pathlib import Path
+
+from confgen.render import Fragment
+from tests.pool.chroot import SUBMITTER, Root, wait_for
+
+BASE = "/var/lib/confgen-test/pool"
+STANDIN_LOG = "/var/log/confgen-standin.jsonl"
+HEALTH_STATE = "/etc/confgen-test/healthy"  # the stand-in health script reports what this file says
+
+ROOT_CONFIG = """# Root config of the {inst} instance of the test pool (not shipped).
+RELEASE_DIR = /usr
+LOCAL_DIR = {base}/{inst}/local
+RUN = $(LOCAL_DIR)/run
+LOG = $(LOCAL_DIR)/log
+LOCK = $(LOCAL_DIR)/lock
+SPOOL = $(LOCAL_DIR)/spool
+EXECUTE = $(LOCAL_DIR)/execute
+ETC = /etc/condor
+BIN = /usr/bin
+SBIN = /usr/sbin
+LIB = /usr/lib/condor
+LIBEXEC = /usr/libexec/condor
+SHARE = /usr/share/condor
+LOCAL_CONFIG_DIR = {base}/{inst}/config.d, {base}/{inst}/test.d
+"""
+
+COMMON = """# NOT SHIPPED. Test overrides for a single-host loopback pool inside a chroot (tests/pool/pool.py).
+# loopback
+NETWORK_INTERFACE = 127.0.0.1
+BIND_ALL_INTERFACES = False
+ENABLE_IPV6 = False
+COLLECTOR_HOST = $(CONFGEN_CENTRAL_MANAGER1):9618
+# single host: three instances side by side
+MASTER_NAME = {inst}
+# chroot: no KDC, so FS only; no mount or PID namespaces
+SEC_DEFAULT_AUTHENTICATION_METHODS = FS
+SEC_CLIENT_AUTHENTICATION_METHODS = FS
+# speed
+UPDATE_INTERVAL = 2
+MASTER_UPDATE_INTERVAL = 5
+"""
+PER_ROLE = {
+    "central-manager": """DAEMON_LIST = MASTER, COLLECTOR, NEGOTIATOR
+MASTER_NEGOTIATOR_CONTROLLER =
+NEGOTIATOR_INTERVAL = 2
+NEGOTIATOR_MIN_INTERVAL = 1
+NEGOTIATOR_CYCLE_DELAY = 1
+""",
+    "submit": """SHARED_PORT_PORT = 9628
+SCHEDD_INTERVAL = 2
+SCHEDD_MIN_INTERVAL = 1
+""",
+    "execute": """SHARED_PORT_PORT = 9638
+MOUNT_UNDER_SCRATCH =
+MOUNT_PRIVATE_DEV_SHM = false
+USE_PID_NAMESPACES = false
+STARTD_CRON_HEALTH_PERIOD = 2s
+""",
+}
+
+HEALTH_STANDIN = f"""#!/bin/sh
+# STAND-IN node health script: reports what {HEALTH_STATE} says (the tests write it).
+if [ "$(cat {HEALTH_STATE} 2>/dev/null)" = "yes" ]; then h=True; else h=False; fi
+echo "NodeIsHealthy = $h"
+echo "HealthyForInteractiveUse = $h"
+"""
+REBOOT_STANDIN = "#!/bin/sh\n# STAND-IN reboot check: no reboot is due.\necho 'RebootNeeded = False'\n"
+
+
+def role_files(fragments: list[Fragment], role: str) -> dict[str, str]:
+    return {f.name: f.text for f in fragments if f.role == role}
+
+
+def knob(fragments: list[Fragment], role: str, name: str) -> str:
+    for f in fragments:
+        if f.role == role:
+            for line in f.text.split("\n"):
+                if line.startswith(name + " ="):
+                    value = line.split("=", 1)[1].strip()
+    return value
+
+
+class Pool:
+    def __init__(self, root: Root, fragments: list[Fragment]) -> None:
+        self.root = root
+        self.fragments = fragments
+        self.execute_role: str | None = None
+
+    # --- set-up ---------------------------------------------------------------------------------
+    def install(self) -> None:
+        r = self.root
+        cms = knob(self.fragments, "central-manager", "CONFGEN_CENTRAL_MANAGER1"), _maybe(self.fragments, "CONFGEN_CENTRAL_MANAGER2")
+        names = " ".join(n for n in cms if n)
+        r.write("/etc/hosts", f"127.0.0.1 {names} localhost\n")
+        runtime = knob(self.fragments, next(f.role for f in self.fragments if f.role.startswith("execute-")), "SINGULARITY")
+        r.write(runtime, (Path(__file__).parent / "apptainer-standin").read_text(), 0o755)
+        r.write(HEALTH_STATE, "yes\n")
+        for f in self.fragments:
+            if f.role.startswith("execute-"):
+                for cron in ("HEALTH", "REBOOT"):
+                    path = _maybe([f], f"STARTD_CRON_{cron}_EXECUTABLE")
+                    if path:
+                        r.write(path, HEALTH_STANDIN if cron == "HEALTH" else REBOOT_STANDIN, 0o755)
+        r.write(STANDIN_LOG, "", 0o666)
+        # The node's own file systems that the site binds into containers (the starter skips a bind
+        # whose source does not exist on the node).
+        for bind in re.split(r",", (_maybe(self.fragments, "SINGULARITY_BIND_EXPR") or "").strip('"')):
+            source = bind.split(":")[0]
+            if source and not r.host(source).exists():
+                if "." in Path(source).name:
+                    r.write(source, "# test file\n")
+                else:
+                    r.host(source).mkdir(parents=True)
+
+    def configure(self, inst: str, role: str) -> dict[str, str]:
+        r = self.root
+        kind = "execute" if role.startswith("execute-") else role
+        r.install_dir(f"{BASE}/{inst}/config.d", role_files(self.fragments, role))
+        r.install_dir(f"{BASE}/{inst}/test.d", {"99-confgen-test.conf": COMMON.format(inst=inst) + PER_ROLE[kind]})
+        r.write(f"{BASE}/{inst}/condor_config", ROOT_CONFIG.format(base=BASE, inst=inst))
+        local = r.host(f"{BASE}/{inst}/local")
+        if local.exists():
+            shutil.rmtree(local)
+        for sub in ("run", "log", "lock", "spool", "execute"):
+            (local / sub).mkdir(parents=True)
+        r.run("chown", "-R", "condor:condor", f"{BASE}/{inst}/local")
+        r.run("chmod", "755", f"{BASE}/{inst}/local/execute")
+        return {"CONDOR_CONFIG": f"{BASE}/{inst}/condor_config"}
+
+    def start(self, inst: str, role: str) -> None:
+        env = self.configure(inst, role)
+        self.root.run("condor_master", env=env)
+
+    def start_central_and_submit(self) -> None:
+        self.install()
+        self.start("cm", "central-manager")
+        self.start("submit", "submit")
+        wait_for("the collector", lambda: self.status("-collector", "-af", "Name"), timeout=60)
+        wait_for("the schedd in the collector", lambda: self.status("-schedd", "-af", "Name"), timeout=60)
+
+    def start_execute(self, role: str) -> None:
+        self.stop_execute()
+        self.execute_role = role
+        self.start("exec", role)
+        wait_for(f"a slot of {role}", lambda: self.status("-af", "SiteNodeClass"), timeout=90)
+
+    def stop_execute(self) -> None:
+        if self.execute_role is None:
+            return
+        for pid in self.root.processes():
+            try:
+                cmdline = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+            if f"{BASE}/exec/condor_config".encode() in cmdline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self.remove_all_jobs()
+        wait_for("the old slot to leave the collector", lambda: not self.status("-af", "SiteNodeClass") or self.invalidate(), timeout=30)
+        self.execute_role = None
+
+    def invalidate(self) -> bool:
+        self.root.run("condor_advertise", "INVALIDATE_STARTD_ADS", "/dev/stdin", env=self.env("cm"), input='MyType = "Query"\nTargetType = "Machine"\nRequirements = true\n', check=False)
+        return False
+
+    # --- tools ----------------------------------------------------------------------------------
+    def env(self, inst: str) -> dict[str, str]:
+        return {"CONDOR_CONFIG": f"{BASE}/{inst}/condor_config"}
+
+    def status(self, *args: str) -> str:
+        return self.root.run("condor_status", *args, env=self.env("cm"), check=False).stdout.strip()
+
+    def submit(self, description: str, user: str = SUBMITTER, *extra: str):  # type: ignore[no-untyped-def]
+        self.root.write(f"/home/{user}/job.sub", description)
+        return self.root.run("condor_submit", *extra, f"/home/{user}/job.sub", env=self.env("submit"), user=user, check=False)
+
+    def q(self, *args: str) -> str:
+        return self.root.run("condor_q", "-allusers", *args, env=self.env("submit"), check=False).stdout
+
+    def job_status(self, cluster: int) -> str:
+        out = self.root.run("condor_q", "-allusers", f"{cluster}", "-af", "JobStatus", env=self.env("submit"), check=False).stdout.strip()
+        if out:
+            return {"1": "idle", "2": "running", "5": "held"}.get(out, out)
+        hist = self.root.run("condor_history", f"{cluster}", "-af", "JobStatus", "-limit", "1", env=self.env("submit"), check=False).stdout.strip()
+        return {"4": "completed", "3": "removed"}.get(hist, hist or "unknown")
+
+    def remove_all_jobs(self) -> None:
+        self.root.run("condor_rm", "-all", env=self.env("submit"), user=SUBMITTER, check=False)
+
+    def standin_calls(self) -> list[dict]:  # type: ignore[type-arg]
+        text = self.root.host(STANDIN_LOG).read_text()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def set_health(self, healthy: bool) -> None:
+        self.root.write(HEALTH_STATE, "yes\n" if healthy else "no\n")
+
+    def slot_attr(self, attr: str) -> str:
+        return self.status("-af", attr)
+
+
+def _maybe(fragments: list[Fragment], name: str) -> str | None:
+    for f in fragments:
+        for line in f.text.split("\n"):
+            if line.startswith(name + " ="):
+                return line.split("=", 1)[1].strip()
+    return None
+
+
+def cluster_of(submit_stdout: str) -> int:
+    m = re.search(r"submitted to cluster (\d+)", submit_stdout)
+    assert m, submit_stdout
+    return int(m.group(1))
+
+
+def wait_job(pool: Pool, cluster: int, states: set[str], timeout: float = 90) -> str:
+    return wait_for(f"job {cluster} to be {'/'.join(sorted(states))}", lambda: (s := pool.job_status(cluster)) in states and s, timeout=timeout)
