@@ -93,15 +93,6 @@ def role_files(fragments: list[Fragment], role: str) -> dict[str, str]:
     return {f.name: f.text for f in fragments if f.role == role}
 
 
-def knob(fragments: list[Fragment], role: str, name: str) -> str:
-    for f in fragments:
-        if f.role == role:
-            for line in f.text.split("\n"):
-                if line.startswith(name + " ="):
-                    value = line.split("=", 1)[1].strip()
-    return value
-
-
 class Pool:
     def __init__(self, root: Root, fragments: list[Fragment]) -> None:
         self.root = root
@@ -111,10 +102,11 @@ class Pool:
     # --- set-up ---------------------------------------------------------------------------------
     def install(self) -> None:
         r = self.root
-        cms = knob(self.fragments, "central-manager", "CONFGEN_CENTRAL_MANAGER1"), _maybe(self.fragments, "CONFGEN_CENTRAL_MANAGER2")
+        cms = [_maybe(self.fragments, f"CONFGEN_CENTRAL_MANAGER{i}") for i in (1, 2)]
         names = " ".join(n for n in cms if n)
         r.write("/etc/hosts", f"127.0.0.1 {names} localhost\n")
-        runtime = knob(self.fragments, next(f.role for f in self.fragments if f.role.startswith("execute-")), "SINGULARITY")
+        runtime = _maybe(self.fragments, "SINGULARITY")
+        assert runtime, "no execute role sets SINGULARITY"
         r.write(runtime, (Path(__file__).parent / "apptainer-standin").read_text(), 0o755)
         r.write(HEALTH_STATE, "yes\n")
         for f in self.fragments:
@@ -178,12 +170,10 @@ class Pool:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self.remove_all_jobs()
-        wait_for("the old slot to leave the collector", lambda: not self.status("-af", "SiteNodeClass") or self.invalidate(), timeout=30)
-        self.execute_role = None
-
-    def invalidate(self) -> bool:
+        # A killed startd cannot withdraw its ad: withdraw it for it, so the next class starts alone.
         self.root.run("condor_advertise", "INVALIDATE_STARTD_ADS", "/dev/stdin", env=self.env("cm"), input='MyType = "Query"\nTargetType = "Machine"\nRequirements = true\n', check=False)
-        return False
+        wait_for("the old slot to leave the collector", lambda: not self.status("-af", "SiteNodeClass"), timeout=30)
+        self.execute_role = None
 
     # --- tools ----------------------------------------------------------------------------------
     def env(self, inst: str) -> dict[str, str]:
@@ -221,6 +211,7 @@ class Pool:
 
 
 def _maybe(fragments: list[Fragment], name: str) -> str | None:
+    """The value of the first `NAME = value` line in the fragments, or None."""
     for f in fragments:
         for line in f.text.split("\n"):
             if line.startswith(name + " ="):
