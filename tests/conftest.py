@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import tempfile
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -13,6 +14,8 @@ from hypothesis import settings
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from confgen.cli import main
+from confgen.site import load_site
+from confgen.site.model import Site
 
 ROOT = Path(__file__).resolve().parents[1]
 SITES = Path(__file__).resolve().parent / "sites"
@@ -53,6 +56,14 @@ def run() -> Run:
         return code, out.getvalue(), err.getvalue()
 
     return _run
+
+
+def site_from_text(text: str) -> Site:
+    """Load site.yaml text as the CLI would, its problems reported as site.yaml (raises InputError)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "site.yaml"
+        path.write_text(text, encoding="utf-8")
+        return load_site(path, display="site.yaml")
 
 
 def example_text() -> str:

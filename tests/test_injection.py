@@ -15,7 +15,7 @@ import yaml
 from confgen.render import render_site
 from confgen.site import load_site
 from confgen.validate.parser import load_roles
-from tests.conftest import example_text
+from tests.conftest import example_text, site_from_text
 
 HOSTILE = ["x\nALLOW_WRITE = *", "x\rSTART = True", 'x"y', "x\\", "$(FULL_HOSTNAME)", "$ENV(HOME)", "x #y",
            "x @=end", "x || true", "x)", "x,y", "x:y", "x\u2028y", "x\x00y", "x y", "/abs\nALLOW_WRITE = *", "/a,b:c"]
@@ -58,20 +58,10 @@ CLEAN = yaml.safe_load(example_text())
 
 @pytest.fixture(scope="module")
 def clean_knobs() -> dict[str, set[str]]:
-    path_site = load_site_from(CLEAN)
+    path_site = site_from_text(yaml.safe_dump(CLEAN, allow_unicode=False))
     configs, problems = load_roles(render_site(path_site))
     assert problems == []
     return {role: set(c.knobs) for role, c in configs.items()}
-
-
-def load_site_from(data: dict[str, Any]):  # type: ignore[no-untyped-def]
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "site.yaml"
-        path.write_text(yaml.safe_dump(data, allow_unicode=False))
-        return load_site(path, display="site.yaml")
 
 
 @pytest.mark.parametrize("field", list(FIELDS))

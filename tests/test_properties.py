@@ -36,8 +36,7 @@ from hypothesis_jsonschema import from_schema
 from confgen.cli import main
 from confgen.errors import InputError
 from confgen.render import render_site
-from confgen.site import load_site
-from tests.conftest import ROOT
+from tests.conftest import ROOT, site_from_text
 
 SCHEMA = json.loads((ROOT / "schemas" / "site.schema.json").read_text())
 REFUSAL = re.compile(r"^site\.yaml:\d+:\d+: error: .* \((semantic|security|check)\)$")
@@ -155,14 +154,11 @@ def test_realistic_sites_render_or_are_refused_with_their_place(site: dict[str, 
 
 
 def fragments(text: str) -> list[tuple[str, str, str]] | None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "site.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            site = load_site(path, display="site.yaml")
-        except InputError:
-            return None
-        return [(f.role, f.name, f.text) for f in render_site(site)]
+    try:
+        site = site_from_text(text)
+    except InputError:
+        return None
+    return [(f.role, f.name, f.text) for f in render_site(site)]
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])

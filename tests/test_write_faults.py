@@ -24,8 +24,7 @@ import pytest
 from confgen import output
 from confgen.errors import OutputError
 from confgen.render import Fragment, render_site
-from confgen.site import load_site
-from tests.conftest import ROOT, example_text
+from tests.conftest import ROOT, example_text, site_from_text
 
 FAULTINJECT = Path(__file__).resolve().parent / "faultinject"
 OLD_TEXT = example_text()
@@ -33,10 +32,8 @@ NEW_TEXT = OLD_TEXT.replace("port: 9618}", "port: 9620}").replace("  gpu:\n    i
 assert NEW_TEXT.count("gpu2:") == 1 and "port: 9620}" in NEW_TEXT
 
 
-def fragments_of(text: str, tmp: Path) -> list[Fragment]:
-    path = tmp / f"site-{abs(hash(text))}.yaml"
-    path.write_text(text)
-    return render_site(load_site(path, display="site.yaml"))
+def fragments_of(text: str) -> list[Fragment]:
+    return render_site(site_from_text(text))
 
 
 def roles(outdir: Path) -> dict[str, dict[str, bytes]]:
@@ -66,7 +63,7 @@ def assert_old_or_new(outdir: Path, old: dict[str, dict[str, bytes]], new: dict[
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("sites")
-    old, new = fragments_of(OLD_TEXT, tmp), fragments_of(NEW_TEXT, tmp)
+    old, new = fragments_of(OLD_TEXT), fragments_of(NEW_TEXT)
     template = tmp / "old-output"
     output.write(old, template)
     fragments_json = tmp / "new.json"

@@ -12,14 +12,13 @@ the role directory is the LOCAL_CONFIG_DIR under a minimal root config, and
 from __future__ import annotations
 
 import re
-import tempfile
 from functools import cache
 from pathlib import Path
 
 import pytest
 
 from confgen.render import Fragment, render_site
-from confgen.site import load_site
+from tests.conftest import site_from_text
 from tests.generate import dump, make_site
 from tests.pool.chroot import Root, knob_lines
 
@@ -32,13 +31,10 @@ LOCAL_CONFIG_DIR = {dir}
 
 
 def site_fragments(text: str) -> dict[str, list[Fragment]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "site.yaml"
-        path.write_text(text)
-        roles: dict[str, list[Fragment]] = {}
-        for f in render_site(load_site(path, display="site.yaml")):
-            roles.setdefault(f.role, []).append(f)
-        return roles
+    roles: dict[str, list[Fragment]] = {}
+    for f in render_site(site_from_text(text)):
+        roles.setdefault(f.role, []).append(f)
+    return roles
 
 
 SITES = {"shipped": (Path(__file__).resolve().parents[2] / "site.yaml").read_text()}
