@@ -51,6 +51,18 @@ def make_site(seed: int, n_os: int | None = None) -> dict[str, Any]:
         site["health"] = {"script": "/usr/sbin/health", "period": rng.choice(["90s", "2m", "1h"])}
     if rng.random() < 0.5:
         site["threads_env"] = ["OMP_NUM_THREADS", "MY_THREADS"]
+    # Last, so that the sections above stay what they were for a given seed.
+    takes_notebooks = [c for c in classes.values() if c["interactive"] != "never"]
+    if "job_attributes" in site and "FS" in site["security"]["methods"] and takes_notebooks and rng.random() < 0.7:
+        hub: dict[str, Any] = {"max_cpus": rng.randint(1, 16), "max_memory_gb": rng.randint(1, 64),
+                               "max_runtime_hours": rng.randint(1, 8), "runtime_attribute": "WallHours",
+                               "max_gpus": rng.randint(1, 2) if any(c.get("gpus") for c in takes_notebooks) else 0}
+        if rng.random() < 0.5:
+            hub["environments"] = rng.sample(["py311", "py312", "root6", "lcg105"], rng.randint(1, 3))
+        if rng.random() < 0.5:
+            for cls in classes.values():
+                cls.update(cpus=rng.randint(hub["max_cpus"], 128), memory_gb=rng.randint(hub["max_memory_gb"], 1024))
+        site["jupyterhub"] = hub
     return site
 
 

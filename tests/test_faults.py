@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from confgen.render import Fragment, render_site
 from confgen.site import load_site
@@ -68,8 +69,10 @@ def test_render_writes_only_what_changed_and_removes_stale_files(workdir, run): 
 
 def test_removed_node_class_directory_is_cleaned(workdir, run):  # type: ignore[no-untyped-def]
     assert run("render")[0] == 0
-    text = example_text().replace("  gpu:\n    interactive: allowed\n    gpus: true\n    images: [Rocky9, Ubuntu2004]              # the OSes offered on this class (default: all)\n", "")
-    (workdir / "site.yaml").write_text(text)
+    data = yaml.safe_load(example_text())
+    del data["node_classes"]["gpu"]
+    data["jupyterhub"]["max_gpus"] = 0  # GPUs for notebooks need a GPU class
+    (workdir / "site.yaml").write_text(yaml.safe_dump(data))
     assert run("render")[0] == 0
     assert not (workdir / "output" / "execute-gpu").exists()
 
@@ -120,7 +123,7 @@ def test_syntax_error_and_macro_cycle_are_reported_with_their_place():  # type: 
     ("old", "new", "knob"),
     [
         ("  encryption: required", "  encryption: never", "SEC_DEFAULT_ENCRYPTION"),
-        ("  methods: [KERBEROS, FS]", "  methods: [KERBEROS, CLAIMTOBE]", "CLAIMTOBE"),
+        ("  methods: [KERBEROS, FS]", "  methods: [KERBEROS, FS, CLAIMTOBE]", "CLAIMTOBE"),
     ],
 )
 def test_security_lint_names_knob_role_and_line(tmp_path, old, new, knob):  # type: ignore[no-untyped-def]

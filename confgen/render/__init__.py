@@ -1,5 +1,5 @@
 """Rendering: the jinja2 environment, the generated expressions and the per-role fragments."""
 
-from confgen.render.roles import Fragment, render_site
+from confgen.render.roles import Fragment, htcondor_roles, render_site
 
-__all__ = ["Fragment", "render_site"]
+__all__ = ["Fragment", "htcondor_roles", "render_site"]

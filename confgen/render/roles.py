@@ -1,4 +1,5 @@
-"""Rendering: Site -> the fragments of every role (`central-manager`, `submit`, `execute-<class>`)."""
+"""Rendering: Site -> the fragments of every role (`central-manager`, `submit`, `execute-<class>`, and
+`jupyterhub` when the site has that section)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from confgen.render import expressions as ex
+from confgen.render import jupyterhub as hub
 from confgen.render.env import make_env
 from confgen.site.model import NodeClass, Site
 
@@ -23,7 +25,8 @@ class Fragment:
 
     @property
     def is_config(self) -> bool:
-        return "/" not in self.name
+        """An HTCondor config fragment (not a map beside it, nor a file of the jupyterhub role)."""
+        return "/" not in self.name and self.name.endswith(".conf")
 
 
 def render_site(site: Site) -> list[Fragment]:
@@ -33,7 +36,15 @@ def render_site(site: Site) -> list[Fragment]:
     out += _submit(site)
     for cls in site.node_classes:
         out += _execute(site, cls)
+    if site.jupyterhub is not None:
+        out += [Fragment(hub.ROLE, hub.OPTIONS_FILE, hub.options_text(site)),
+                Fragment(hub.ROLE, hub.SNIPPET_FILE, hub.snippet_text(site, SOURCE))]
     return sorted(out)
+
+
+def htcondor_roles(fragments: list[Fragment]) -> list[Fragment]:
+    """The fragments HTCondor reads: every role but jupyterhub."""
+    return [f for f in fragments if f.role != hub.ROLE]
 
 
 def daemons(site: Site, role: str) -> list[str]:
@@ -125,10 +136,15 @@ def _submit(site: Site) -> list[Fragment]:
         requirements.append((f"Confgen{attr.name}", *ex.requirement_attribute(attr)))
         if attr.type == "integer" and attr.interactive_max is not None:
             requirements.append((f"Confgen{attr.name}Interactive", *ex.requirement_interactive_max(attr)))
-    return _common(site, role) + [
+    frags = _common(site, role) + [
         _render(site, role, "50-submit-policy.conf", "Submit-time policy: site defaults, then requirements with reasons.",
                 defaults=[ex.transform_default(a) for a in site.job_attributes], requirements=requirements),
     ]
+    if site.jupyterhub is not None:
+        frags.append(_render(site, role, "60-jupyterhub.conf", "What a JupyterHub host needs: it is an access point of this pool.",
+                             max_runtime_hours=site.jupyterhub.max_runtime_hours, runtime_attribute=site.jupyterhub.runtime_attribute,
+                             config_dir=site.jupyterhub.config_dir))
+    return frags
 
 
 def _execute(site: Site, cls: NodeClass) -> list[Fragment]:

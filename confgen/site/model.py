@@ -41,10 +41,29 @@ class NodeClass:
     interactive: str
     gpus: bool
     images: tuple[str, ...]
+    cpus: int | None = None
+    memory_gb: int | None = None
+
+    @property
+    def runs_interactive(self) -> bool:
+        return self.interactive != "never"
 
     @property
     def role(self) -> str:
         return f"execute-{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class JupyterHub:
+    """The `jupyterhub` section: limits of notebook jobs, and where the hub host keeps the options."""
+
+    max_cpus: int
+    max_memory_gb: int
+    max_runtime_hours: int
+    max_gpus: int
+    environments: tuple[str, ...]
+    runtime_attribute: str
+    config_dir: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,9 +117,11 @@ class Site:
     reboots: dict[str, Any] | None
     node_classes: tuple[NodeClass, ...]
     checks: tuple[Check, ...]
+    jupyterhub: JupyterHub | None = None
 
     def roles(self) -> list[str]:
-        return ["central-manager", "submit"] + [c.role for c in self.node_classes]
+        hub = ["jupyterhub"] if self.jupyterhub is not None else []
+        return ["central-manager", "submit"] + [c.role for c in self.node_classes] + hub
 
     def node_class(self, name: str) -> NodeClass | None:
         return next((c for c in self.node_classes if c.name == name), None)
@@ -108,6 +129,15 @@ class Site:
     def offered_anywhere(self) -> list[str]:
         """OS names some node class offers, in the order of `images`."""
         offered = {os for c in self.node_classes for os in c.images}
+        return [os for os in self.images if os in offered]
+
+    def notebook_classes(self, *, gpus: bool = False) -> list[NodeClass]:
+        """The classes a JupyterHub notebook (an interactive job) can run on; with gpus, those with GPUs."""
+        return [c for c in self.node_classes if c.runs_interactive and (c.gpus or not gpus)]
+
+    def notebook_os(self, *, gpus: bool = False) -> list[str]:
+        """OS names a notebook can get, in the order of `images`."""
+        offered = {os for c in self.notebook_classes(gpus=gpus) for os in c.images}
         return [os for os in self.images if os in offered]
 
     def diag(self, path: PathKey, message: str, *, code: str = "semantic", key: bool = False) -> Diagnostic:
@@ -154,6 +184,7 @@ def build_site(doc: Document) -> Site:
         reboots=_reboots(d.get("reboots")),
         node_classes=tuple(_node_class(k, v, images) for k, v in sorted(d["node_classes"].items())),
         checks=tuple(_check(i, c) for i, c in enumerate(d.get("checks", []))),
+        jupyterhub=_jupyterhub(d.get("jupyterhub")),
     )
 
 
@@ -174,7 +205,16 @@ def _reboots(r: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _node_class(name: str, v: dict[str, Any], images: dict[str, str]) -> NodeClass:
-    return NodeClass(name, v.get("interactive", "allowed"), v.get("gpus", False), tuple(sorted(v.get("images", list(images)))))
+    return NodeClass(name, v.get("interactive", "allowed"), v.get("gpus", False), tuple(sorted(v.get("images", list(images)))),
+                     v.get("cpus"), v.get("memory_gb"))
+
+
+def _jupyterhub(v: dict[str, Any] | None) -> JupyterHub | None:
+    if v is None:
+        return None
+    return JupyterHub(v["max_cpus"], v["max_memory_gb"], v["max_runtime_hours"], v.get("max_gpus", 0),
+                      tuple(v.get("environments", ())), v.get("runtime_attribute", "MaxRuntimeHours"),
+                      v.get("config_dir", "/etc/jupyterhub/confgen").rstrip("/") or "/")
 
 
 def _check(i: int, c: dict[str, Any]) -> Check:

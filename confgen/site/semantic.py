@@ -41,6 +41,7 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     yield from _job_attributes(site)
     yield from _schedules(site)
     yield from _checks(site)
+    yield from _jupyterhub(site)
 
 
 def path_problem(value: str, *, colon: bool = False) -> str | None:
@@ -189,6 +190,54 @@ def _checks(site: Site) -> Iterator[Diagnostic]:
             yield site.diag(where + ("expect", "reason"), "reason is checked only together with submit: rejected")
         if "submit" in expect and check.node is not None:
             yield site.diag(where + ("node",), "a submit check runs on the submit role; remove node")
+
+
+#: The spawner's own option names; a site job attribute may not take one of them (see confgen/hub/options.py).
+HUB_OPTION_NAMES = frozenset({"os", "cpus", "memory_gb", "runtime_hours", "gpus", "environment"})
+
+
+def _jupyterhub(site: Site) -> Iterator[Diagnostic]:
+    hub = site.jupyterhub
+    if hub is None:
+        return
+    base = ("jupyterhub",)
+    raw = site.doc.data["jupyterhub"]
+    if "FS" not in site.methods:
+        yield site.diag(("security", "methods"), "jupyterhub needs FS in security.methods: the spawner submits as each user on the hub host, "
+                        "who has no Kerberos ticket there, so the local schedd must accept FS authentication")
+    classes = site.notebook_classes()
+    if not classes:
+        yield site.diag(base, "no node class takes interactive jobs (interactive: never everywhere), so no notebook could ever start")
+        return
+    for field, limit, unit in (("max_cpus", hub.max_cpus, "cpus"), ("max_memory_gb", hub.max_memory_gb, "memory_gb")):
+        sizes = [(getattr(c, unit), c.name) for c in classes]
+        if all(size is not None for size, _ in sizes):
+            largest, name = max((size, name) for size, name in sizes if size is not None)
+            if limit > largest:
+                yield site.diag(base + (field,), f"{limit} is more than any node class that takes interactive jobs has "
+                                f"(largest: {name} with {unit} {largest}); a notebook asking for it would stay idle forever")
+    attr = next((a for a in site.job_attributes if a.name == hub.runtime_attribute), None)
+    if attr is None or attr.type != "integer":
+        yield site.diag(base + ("runtime_attribute",) if "runtime_attribute" in raw else base + ("max_runtime_hours",),
+                        f"the runtime attribute {hub.runtime_attribute!r} must be an integer entry of job_attributes (hours); "
+                        "notebooks carry their runtime in it")
+    else:
+        assert attr.min is not None and attr.max is not None
+        cap = attr.interactive_max if attr.interactive_max is not None else attr.max
+        if hub.max_runtime_hours > cap:
+            which = "interactive_max" if attr.interactive_max is not None else "max"
+            yield site.diag(base + ("max_runtime_hours",), f"{hub.max_runtime_hours} h is more than interactive jobs may ask for "
+                            f"({attr.name} {which} is {cap}); the pool would refuse every notebook asking for it")
+        elif hub.max_runtime_hours < attr.min:
+            yield site.diag(base + ("max_runtime_hours",), f"{hub.max_runtime_hours} h is less than {attr.name} min ({attr.min})")
+    if hub.max_gpus > 0 and not site.notebook_classes(gpus=True):
+        yield site.diag(base + ("max_gpus",), f"max_gpus is {hub.max_gpus} but no node class with gpus: true takes interactive jobs; "
+                        "set max_gpus: 0 or add such a class")
+    for a in site.job_attributes:
+        if a.name.lower() in HUB_OPTION_NAMES:
+            yield site.diag(("job_attributes", a.name), f"{a.name!r} is also the name of a JupyterHub spawner option; rename the attribute", key=True)
+    if problem := path_problem(hub.config_dir):
+        yield site.diag(base + ("config_dir",), problem)
 
 
 def _has_control(text: str) -> bool:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from confgen.diagnostics import Diagnostic
-from confgen.render import Fragment
+from confgen.render import Fragment, htcondor_roles
+from confgen.render.jupyterhub import OPTIONS_FILE, ROLE
 from confgen.site.model import Site
 from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
@@ -31,7 +33,8 @@ class Report:
 
 def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Report:
     """Load, parse, lint and evaluate; every problem comes back as a Diagnostic."""
-    roles = sorted({f.role for f in fragments})
+    hub_options = next((json.loads(f.text) for f in fragments if (f.role, f.name) == (ROLE, OPTIONS_FILE)), None)
+    roles = sorted({f.role for f in htcondor_roles(fragments)})
     configs, problems = load_roles(fragments, label)
     parsed, parse_problems = parse_all(configs, label)
     problems += parse_problems
@@ -40,7 +43,7 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
     submit = SubmitRole(configs["submit"], parsed["submit"]) if "submit" in configs else None
     evaluated = 0
     if not problems:
-        tally = run_checks(site, execute, submit)
+        tally = run_checks(site, execute, submit, hub_options)
         problems += tally.failures
         evaluated = tally.evaluated
     return Report(len(configs), len(roles), evaluated, problems)

@@ -9,6 +9,8 @@ import itertools
 from typing import Any
 
 from confgen.diagnostics import Diagnostic
+from confgen.hub import description as notebook
+from confgen.hub import options as hub
 from confgen.render.expressions import OFFERED
 from confgen.site.load import PathKey
 from confgen.site.model import Check, NodeClass, Site
@@ -67,7 +69,8 @@ def expected_start(site: Site, cls: NodeClass, job: dict[str, Any], health: str 
     return ok_os and ok_interactive and ok_health
 
 
-def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole | None) -> Tally:
+def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole | None,
+               hub_options: dict[str, Any] | None = None) -> Tally:
     tally = Tally(site)
     for cls in site.node_classes:
         role = execute.get(cls.role)
@@ -81,7 +84,37 @@ def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole |
         _agreement(tally, execute, submit)
     for check in site.checks:
         _site_check(tally, check, execute, submit)
+    if hub_options is not None and submit is not None:
+        _notebooks(tally, hub_options, execute, submit)
     return tally
+
+
+def _notebooks(t: Tally, options: dict[str, Any], execute: dict[str, ExecuteRole], submit: SubmitRole) -> None:
+    """Every corner of the JupyterHub options is a job the pool accepts, starts, and gives the chosen image."""
+    site, where = t.site, ("jupyterhub",)
+    t.expect(set(options["os"]["choices"]) == set(site.notebook_os()), where,
+             f"the form offers {options['os']['choices']}, the classes that take notebooks offer {site.notebook_os()}")
+    for corner in hub.corners(options):
+        try:
+            choice = hub.check(options, corner)
+        except hub.OptionsError as exc:
+            t.expect(False, where, f"the spawner refuses its own options {corner}: {exc}")
+            continue
+        req = notebook.requests(choice)
+        job = {"Owner": sample_owner(site), **notebook.job_attributes(options, choice),
+               "RequestCpus": req["request_cpus"], "RequestMemory": req["request_memory"], "RequestGPUs": req.get("request_gpus", 0)}
+        accepted, reason = submit.decide(job)
+        t.expect(accepted is True, where, f"the notebook {corner} is refused at submit: {reason}")
+        ad = submit.transformed(job)
+        classes = [c for c in site.notebook_classes(gpus=choice.gpus > 0) if choice.os in c.images and c.role in execute]
+        t.expect(bool(classes), where, f"no node class runs the notebook {corner}")
+        for cls in classes:
+            role = execute[cls.role]
+            slot = role.slot(node_attrs(site))
+            starts = role.eval("START", slot, ad)
+            t.expect(starts is True, where, f"{cls.role} does not start the notebook {corner} (START = {starts!r})")
+            got = role.eval("SINGULARITY_IMAGE_EXPR", slot, ad)
+            t.expect(got == site.images[choice.os], where, f"on {cls.role} the notebook {corner} gets the image {got!r}, expected {site.images[choice.os]!r}")
 
 
 def _images(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:

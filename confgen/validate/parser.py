@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from confgen.diagnostics import Diagnostic
-from confgen.render import Fragment
+from confgen.render import Fragment, htcondor_roles
 
 #: Seconds one role may take to load before it counts as a macro cycle (a cycle hangs the parser).
 ROLE_TIMEOUT = 10.0
@@ -53,9 +53,9 @@ def assignments(text: str) -> Iterable[tuple[str, int]]:
 
 
 def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout: float = ROLE_TIMEOUT) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
-    """Load each role directory under a minimal root config; report syntax errors and cycles."""
+    """Load each role directory HTCondor reads under a minimal root config; report syntax errors and cycles."""
     by_role: dict[str, list[Fragment]] = {}
-    for frag in fragments:
+    for frag in htcondor_roles(fragments):
         by_role.setdefault(frag.role, []).append(frag)
     with tempfile.TemporaryDirectory(prefix="confgen-check-") as tmp:
         jobs, origins = _stage(Path(tmp), by_role)
