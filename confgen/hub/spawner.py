@@ -1,0 +1,286 @@
+"""SiteCondorSpawner: batchspawner's CondorSpawner, bound to the pool's site.yaml.
+
+- The options form is drawn from output/jupyterhub/spawner-options.json; every spawn, from the form
+  or the REST API, is checked against it (`apply_user_options`, JupyterHub >= 5.3; and again in
+  `start` and just before the submit description is written). A refusal is an HTTP 400 whose message
+  the user sees; nothing is submitted.
+- Notebooks are interactive jobs with the site's job attributes, so the pool's submit requirements
+  and image choice apply to them unchanged (confgen.hub.description).
+- The hub's API token never enters the job ad: it travels in the job's private executable.
+- The hub reaches the notebook through a condor_ssh_to_job tunnel per server (confgen.hub.tunnel),
+  opened after the job reports its port, re-opened when it is found down (for example after a hub
+  restart), closed with the server.
+- batchspawner's port API (`POST /hub/api/batchspawner`) is replaced by one that accepts only a port:
+  upstream's sets any spawner attribute the job names, `exec_prefix` included, from inside the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shlex
+import shutil
+from pathlib import Path
+from typing import Any
+
+from batchspawner import CondorSpawner
+from jupyterhub.apihandlers import APIHandler, default_handlers
+from tornado import web
+from traitlets import Float, Integer, Unicode, default
+
+from confgen.hub import options as hub_options
+from confgen.hub.description import ENVIRONMENT_VARIABLE, notebook_script, submit_description
+from confgen.hub.tunnel import Tunnel, TunnelError, free_port, kill_stale
+
+#: Environment variables of the notebook that come from the hub (the rest belongs to the job's node).
+_HUB_ENV_PREFIXES = ("JUPYTERHUB_", "JPY_")
+
+
+class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
+    site_options_file = Unicode(
+        "/etc/jupyterhub/confgen/spawner-options.json",
+        help="The spawner options confgen rendered for this pool (output/jupyterhub/spawner-options.json).",
+    ).tag(config=True)
+
+    state_dir = Unicode(
+        "/var/lib/jupyterhub/confgen-spawner",
+        help="Where the spawner keeps each server's private directory (its job's executable until the job runs).",
+    ).tag(config=True)
+
+    tunnel_timeout = Float(120.0, help="Seconds to wait for a condor_ssh_to_job tunnel to open.").tag(config=True)
+
+    # The notebook listens on the job's loopback only; the hub reaches it through the tunnel.
+    ip = Unicode("127.0.0.1").tag(config=True)
+
+    local_port = Integer(0, help="The hub-side end of the tunnel (127.0.0.1:local_port).")
+    remote_port = Integer(0, help="The notebook's port inside the job.")
+    tunnel_pid = Integer(0)
+    server_dir = Unicode("")
+
+    _tunnel: Tunnel | None = None
+    _site: dict[str, Any] | None = None
+
+    # -- options -------------------------------------------------------------------------------
+
+    @property
+    def site_options(self) -> dict[str, Any]:
+        if self._site is None:
+            self._site = hub_options.load(self.site_options_file)
+        return self._site
+
+    @default("options_form")
+    def _options_form_default(self) -> Any:
+        def form(spawner: SiteCondorSpawner) -> str:
+            return hub_options.form_html(spawner.site_options)
+        return form
+
+    def options_from_form(self, formdata: dict[str, list[Any]]) -> dict[str, Any]:
+        try:
+            raw = hub_options.from_form(self.site_options, formdata)
+            return hub_options.check(self.site_options, raw).as_user_options()
+        except hub_options.OptionsError as exc:
+            raise web.HTTPError(400, "Invalid notebook options: " + "; ".join(exc.problems)) from None
+
+    @default("apply_user_options")
+    def _apply_user_options_default(self) -> Any:
+        def apply(spawner: SiteCondorSpawner, user_options: Any) -> None:
+            spawner.checked_choice(user_options)
+        return apply
+
+    def checked_choice(self, user_options: Any = None) -> hub_options.Choice:
+        try:
+            return hub_options.check(self.site_options, self.user_options if user_options is None else user_options)
+        except hub_options.OptionsError as exc:
+            raise web.HTTPError(400, "Invalid notebook options: " + "; ".join(exc.problems)) from None
+
+    # -- users ---------------------------------------------------------------------------------
+
+    @default("req_homedir")
+    def _req_homedir_default(self) -> str:
+        try:
+            home: str = pwd.getpwnam(self.user.name).pw_dir
+        except KeyError:
+            return ""
+        return home
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        env["USER"] = self.user.name
+        return env
+
+    def _prefix(self) -> list[str]:
+        return shlex.split(self.exec_prefix.format(username=self.user.name))
+
+    def _command_env(self) -> dict[str, str]:
+        """The environment of condor_* commands run for the user: the hub's, without its secrets."""
+        return {k: v for k, v in os.environ.items() if not k.startswith(_HUB_ENV_PREFIXES)}
+
+    # -- submit --------------------------------------------------------------------------------
+
+    async def submit_batch_script(self) -> str:
+        choice = self.checked_choice()
+        directory = self._make_server_dir()
+        env = {k: v for k, v in self.get_env().items() if k.startswith(_HUB_ENV_PREFIXES) or k in self.environment}
+        env["USER"] = self.user.name
+        if choice.environment is not None:
+            env[ENVIRONMENT_VARIABLE] = choice.environment
+        command = [self.batchspawner_singleuser_cmd, *self.cmd, *self.get_args()]
+        executable = directory / "notebook"
+        self._write_private(executable, notebook_script(env, command), mode=0o700)
+        description = submit_description(self.site_options, choice, executable=str(executable), initialdir=str(directory))
+        cmd = " ".join((self.exec_prefix.format(username=self.user.name),
+                        self.batch_submit_cmd.format(**self.get_req_subvars())))
+        self.log.info("Submitting notebook job for %s: %s", self._log_name, choice)
+        self.log.debug("Submit description:\n%s", description)
+        out = await self.run_command(cmd, input=description, env=self._command_env())
+        try:
+            self.job_id = self.parse_job_id(out)
+        except Exception:
+            self.job_id = ""
+        return str(self.job_id)
+
+    def _make_server_dir(self) -> Path:
+        base = Path(self.state_dir)
+        base.mkdir(mode=0o711, parents=True, exist_ok=True)
+        directory = base / secrets.token_hex(12)
+        directory.mkdir(mode=0o700)
+        self._chown(directory)
+        self.server_dir = str(directory)
+        return directory
+
+    def _write_private(self, path: Path, text: str, mode: int) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        self._chown(path)
+
+    def user_ids(self) -> tuple[int, int] | None:
+        """(uid, gid) of the user on this host, who runs condor_submit and owns the server's files."""
+        try:
+            entry = pwd.getpwnam(self.user.name)
+        except KeyError:
+            return None
+        return entry.pw_uid, entry.pw_gid
+
+    def _chown(self, path: Path) -> None:
+        """Give the server's files to its user (the hub runs as root); a hub running as the user keeps them."""
+        ids = self.user_ids() if os.geteuid() == 0 else None
+        if ids is not None:
+            os.chown(path, *ids)
+
+    def _remove_server_dir(self) -> None:
+        if self.server_dir and Path(self.server_dir).parent == Path(self.state_dir):
+            shutil.rmtree(self.server_dir, ignore_errors=True)
+        self.server_dir = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> tuple[str, int]:
+        self.checked_choice()  # JupyterHub before 5.3 has no apply_user_options
+        self.local_port = self.remote_port = self.tunnel_pid = 0
+        try:
+            _, remote_port = await super().start()
+            self.remote_port = int(remote_port)
+            # The job is running and has called back: its executable (with the API token) was transferred.
+            (Path(self.server_dir) / "notebook").unlink(missing_ok=True)
+            self.local_port = free_port()
+            await self._open_tunnel()
+        except BaseException:
+            await self._close_tunnel()
+            raise
+        return "127.0.0.1", self.local_port
+
+    async def _open_tunnel(self) -> None:
+        await self._close_tunnel()
+        self._tunnel = Tunnel(self.job_id, self.local_port, self.remote_port, self._prefix())
+        self.log.info("Opening tunnel 127.0.0.1:%s -> job %s port %s for %s", self.local_port, self.job_id, self.remote_port, self._log_name)
+        try:
+            await self._tunnel.open(self.tunnel_timeout, env=self._command_env())
+        except TunnelError:
+            self._tunnel = None
+            raise
+        self.tunnel_pid = self._tunnel.pid
+
+    async def _close_tunnel(self) -> None:
+        if self._tunnel is not None:
+            await self._tunnel.close()
+            self._tunnel = None
+        elif self.tunnel_pid and self.job_id:
+            kill_stale(self.tunnel_pid, self.job_id)
+        self.tunnel_pid = 0
+
+    async def poll(self) -> int | None:
+        status: int | None = await super().poll()
+        if status is not None:
+            await self._close_tunnel()
+            self._remove_server_dir()
+            return status
+        if self.local_port and self.remote_port and self.state_isrunning() and (self._tunnel is None or not self._tunnel.alive()):
+            if self._tunnel is None and self.tunnel_pid:
+                self.log.info("Tunnel of %s left by an earlier hub: ending it", self._log_name)
+            elif self._tunnel is not None:
+                self.log.warning("Tunnel of %s ended: %s", self._log_name, self._tunnel.stderr_tail())
+            try:
+                await self._open_tunnel()
+            except TunnelError as exc:
+                self.log.error("Cannot re-open the tunnel of %s: %s", self._log_name, exc)
+                return 1
+        return None
+
+    async def stop(self, now: bool = False) -> None:
+        await self._close_tunnel()
+        try:
+            await super().stop(now=now)
+        finally:
+            self._remove_server_dir()
+
+    # -- state (survives a hub restart) ----------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        for key in ("local_port", "remote_port", "tunnel_pid", "server_dir"):
+            if getattr(self, key):
+                state[key] = getattr(self, key)
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.local_port = int(state.get("local_port", 0))
+        self.remote_port = int(state.get("remote_port", 0))
+        self.tunnel_pid = int(state.get("tunnel_pid", 0))
+        self.server_dir = str(state.get("server_dir", ""))
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.local_port = self.remote_port = self.tunnel_pid = 0
+
+
+class PortOnlyAPIHandler(APIHandler):  # type: ignore[misc]
+    """`POST /hub/api/batchspawner` from a notebook job: accepts `{"port": <1..65535>}` and nothing else."""
+
+    @web.authenticated
+    def post(self) -> None:
+        token = self.get_auth_token()
+        spawner = next((s for s in self.current_user.spawners.values() if s.api_token == token), None)
+        if spawner is None:
+            raise web.HTTPError(403, "this token belongs to no server")
+        try:
+            data = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not JSON") from None
+        port = data.get("port") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or set(data) != {"port"} or isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise web.HTTPError(400, 'expected exactly {"port": <1..65535>}')
+        spawner.port = port
+        self.set_status(201)
+        self.finish(json.dumps({"message": "port recorded"}))
+
+
+def _guard_port_api() -> None:
+    for i, entry in enumerate(default_handlers):
+        if entry[0] == r"/api/batchspawner":
+            default_handlers[i] = (r"/api/batchspawner", PortOnlyAPIHandler)
+
+
+_guard_port_api()
