@@ -78,3 +78,14 @@ sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
 settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True)
 settings.register_profile("long", max_examples=1500, deadline=None, print_blob=True)
 settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def root():  # type: ignore[no-untyped-def]
+    """The real-HTCondor chroot, one per session (built or reused by scripts/htcondor-root); used by
+    tests/pool and tests/hub. Every process in it is killed when the session ends."""
+    from tests.pool.chroot import Root, build_root, mounted_proc
+
+    built = Root(build_root())
+    with mounted_proc(built):
+        yield built

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 from pathlib import Path
 
 from confgen.render import Fragment
@@ -100,11 +101,16 @@ class Pool:
         self.execute_role: str | None = None
 
     # --- set-up ---------------------------------------------------------------------------------
+    def write_hosts(self) -> None:
+        """The central managers' names and this host's own name on 127.0.0.1 (an unresolvable own name
+        cost HTCondor's tools a DNS timeout of up to 0.5 s per call)."""
+        cms = [_maybe(self.fragments, f"CONFGEN_CENTRAL_MANAGER{i}") for i in (1, 2)]
+        names = " ".join(n for n in [*cms, "localhost", socket.gethostname()] if n)
+        self.root.write("/etc/hosts", f"127.0.0.1 {names}\n")
+
     def install(self) -> None:
         r = self.root
-        cms = [_maybe(self.fragments, f"CONFGEN_CENTRAL_MANAGER{i}") for i in (1, 2)]
-        names = " ".join(n for n in cms if n)
-        r.write("/etc/hosts", f"127.0.0.1 {names} localhost\n")
+        self.write_hosts()
         runtime = _maybe(self.fragments, "SINGULARITY")
         assert runtime, "no execute role sets SINGULARITY"
         r.write(runtime, (Path(__file__).parent / "apptainer-standin").read_text(), 0o755)
