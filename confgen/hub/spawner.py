@@ -50,6 +50,7 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
     ).tag(config=True)
 
     tunnel_timeout = Float(120.0, help="Seconds to wait for a condor_ssh_to_job tunnel to open.").tag(config=True)
+    tunnel_retries = Integer(5, help="Polls in a row that fail to re-open a tunnel before the server is stopped.").tag(config=True)
 
     # The notebook listens on the job's loopback only; the hub reaches it through the tunnel.
     ip = Unicode("127.0.0.1").tag(config=True)
@@ -61,6 +62,7 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
 
     _tunnel: Tunnel | None = None
     _site: dict[str, Any] | None = None
+    _failed_reopens = 0
 
     # -- options -------------------------------------------------------------------------------
 
@@ -201,6 +203,14 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
             self._tunnel = None
             raise
         self.tunnel_pid = self._tunnel.pid
+        self._save_state()
+
+    def _save_state(self) -> None:
+        """Write the state to the hub's database now: a hub killed later must find this tunnel's pid."""
+        orm = getattr(self, "orm_spawner", None)
+        if orm is not None and self.db is not None:
+            orm.state = self.get_state()
+            self.db.commit()
 
     async def _close_tunnel(self) -> None:
         if self._tunnel is not None:
@@ -223,9 +233,16 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
                 self.log.warning("Tunnel of %s ended: %s", self._log_name, self._tunnel.stderr_tail())
             try:
                 await self._open_tunnel()
+                self._failed_reopens = 0
             except TunnelError as exc:
-                self.log.error("Cannot re-open the tunnel of %s: %s", self._log_name, exc)
-                return 1
+                self._failed_reopens += 1
+                self.log.error("Cannot re-open the tunnel of %s (%d of %d): %s", self._log_name, self._failed_reopens, self.tunnel_retries, exc)
+                if self._failed_reopens >= self.tunnel_retries:
+                    # Unreachable for good: end the job too, so that nothing runs that no one can reach.
+                    await self.cancel_batch_job()
+                    self._remove_server_dir()
+                    self.clear_state()
+                    return 1
         return None
 
     async def stop(self, now: bool = False) -> None:

@@ -45,6 +45,16 @@ def free_port() -> int:
         return port
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def command(job_id: str, local_port: int, remote_port: int, prefix: Sequence[str] = ()) -> list[str]:
     """The tunnel's argv: `prefix` switches to the job's owner (sudo -u <user>), whose job it must be."""
     if not (job_id.replace(".", "").isdigit() and 1 <= local_port <= 65535 and 1 <= remote_port <= 65535):
@@ -75,6 +85,9 @@ class Tunnel:
 
     async def open(self, timeout: float = 60.0, env: dict[str, str] | None = None) -> None:
         """Start the tunnel and wait until the local port accepts connections; TunnelError if it cannot."""
+        if not port_is_free(self.local_port):
+            # Something else answers there (a tunnel left behind?): its answers must not count as ours.
+            raise TunnelError(f"127.0.0.1:{self.local_port} is already in use; not opening a tunnel to job {self.job_id} there")
         self.proc = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env)

@@ -43,7 +43,7 @@ def exhaustive_forms(options: dict[str, Any]) -> list[dict[str, str]]:
         axes.append((attr["name"], attr["choices"] if attr["type"] == "string" else sorted({attr["min"], attr["max"]})))
     forms = []
     for values in itertools.product(*(v for _, v in axes)):
-        form = {name: str(value) for (name, _), value in zip(axes, values)}
+        form = {name: str(value) for (name, _), value in zip(axes, values, strict=True)}
         if options["gpus"]["max"] == 0:
             del form["gpus"]
         elif form["gpus"] != "0" and form["os"] not in options["os"]["with_gpus"]:
@@ -90,7 +90,7 @@ def roles(shipped_site: Site) -> tuple[dict[str, ExecuteRole], SubmitRole]:
 
 def assert_runs_as_chosen(site: Site, ad: classad2.ClassAd, form: dict[str, str], roles: tuple[dict[str, ExecuteRole], SubmitRole]) -> None:
     execute, submit = roles
-    attrs = {k: ad.lookup(k) for k in ad.keys()}
+    attrs = {k: ad.lookup(k) for k in ad}
     attrs["Owner"] = "alice"  # -dump leaves Owner undefined; the schedd sets it
     accepted, reason = submit.decide(attrs)
     assert accepted is True, f"{form}: refused at submit: {reason}"
@@ -120,7 +120,7 @@ def test_every_os_and_limit_corner_becomes_a_job_the_pool_runs_in_the_chosen_ima
     forms = exhaustive_forms(options)
     assert len(forms) >= len(options["os"]["choices"]) * 16
     ads = dump_ads(root, pool, [description_from_post(options, form, i) for i, form in enumerate(forms)])
-    for form, ad in zip(forms, ads):
+    for form, ad in zip(forms, ads, strict=True):
         assert_runs_as_chosen(shipped_site, ad, form, roles)
     print(f"{len(forms)} option combinations checked through condor_submit -dump")
 
@@ -132,7 +132,7 @@ def test_forms_posted_to_the_real_hub_become_jobs_the_pool_runs(root: Root, reco
     pool.write_hosts()
     pool.configure("submit", "submit")
     forms = []
-    for i, os_name in enumerate(site.notebook_os()):
+    for os_name in site.notebook_os():
         gpus = "1" if os_name in site.notebook_os(gpus=True) and site.jupyterhub.max_gpus else "0"
         forms.append({**good_form(site), "os": os_name, "cpus": str(site.jupyterhub.max_cpus), "memory_gb": str(site.jupyterhub.max_memory_gb),
                       "runtime_hours": str(site.jupyterhub.max_runtime_hours), "gpus": gpus})
@@ -148,7 +148,7 @@ def test_forms_posted_to_the_real_hub_become_jobs_the_pool_runs(root: Root, reco
     assert len(descriptions) == len(forms)
     # The spawner's paths are on the hub's disk; the chroot has its own.
     descriptions = [_relocate(text, i) for i, text in enumerate(descriptions)]
-    for form, ad in zip(forms, dump_ads(root, pool, descriptions)):
+    for form, ad in zip(forms, dump_ads(root, pool, descriptions), strict=True):
         assert_runs_as_chosen(site, ad, form, roles)
 
 

@@ -1,0 +1,254 @@
+"""Notebooks reached through condor_ssh_to_job, in the loopback pool of real HTCondor daemons.
+
+The hub is the real JupyterHub with confgen's spawner. Test-only parts, each named as such: the
+notebook (tests/hub/notebook-standin, a small HTTP server), the container runtime (the pool's
+apptainer stand-in), the proxy (tests/hub/standin_proxy.py), the exec_prefix that switches to the
+user inside the chroot (tests/hub/as-user) and the uid lookup in the chroot (tests/hub/chroot_spawner.py).
+Everything else is what a hub host runs: condor_submit, condor_q, condor_rm and condor_ssh_to_job
+as the user, ssh and the starter's sshd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from confgen.hub.tunnel import group_members
+from confgen.render import render_site
+from confgen.site.model import Site
+from tests.hub.conftest import write_hub_files
+from tests.hub.hub import Hub
+from tests.pool.chroot import SUBMITTER, Root, wait_for
+from tests.pool.pool import BASE, Pool
+
+HERE = Path(__file__).parent
+USERS = (SUBMITTER, "confgen-user2")  # both created by scripts/htcondor-root
+STANDIN = "/usr/local/bin/confgen-notebook-standin"
+
+
+def spawner_processes() -> list[tuple[int, str]]:
+    """Live processes of a tunnel on this host: condor_ssh_to_job and the ssh it runs (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        name = os.path.basename(argv[0].decode(errors="replace"))
+        if state != "Z" and name in ("ssh", "condor_ssh_to_job"):
+            found.append((int(entry.name), b" ".join(argv).decode(errors="replace")))
+    return found
+
+
+def fetch(port: int, path: str = "/") -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+            body: str = resp.read().decode()
+            return body
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def hub_in_pool(root: Root, shipped_site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Pool]]:
+    site = shipped_site
+    pool = Pool(root, render_site(site))
+    pool.start_central_and_submit()
+    # A class that takes notebooks of the default OS.
+    cls = next(c for c in site.notebook_classes() if site.default_os in c.images)
+    pool.start_execute(cls.role)
+    root.write(STANDIN, (HERE / "notebook-standin").read_text(), 0o755)
+    work = tmp_path_factory.mktemp("hub-in-pool")
+    servers = work / "servers"
+    servers.mkdir()
+    # The spawner's private directories must have the same path for the hub and inside the chroot.
+    root.host(str(servers)).mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "--bind", str(servers), str(root.host(str(servers)))], check=True)
+    snippet, options = write_hub_files(site, work / "confgen")
+    env = {"CONFGEN_CHROOT": str(root.path), "CONFGEN_CONDOR_CONFIG": pool.env("submit")["CONDOR_CONFIG"]}
+    hub = Hub(work, snippet, options, env=env, extra=f"""
+c.JupyterHub.spawner_class = "tests.hub.chroot_spawner.ChrootSiteCondorSpawner"
+c.SiteCondorSpawner.exec_prefix = "{HERE / 'as-user'} {{username}}"
+c.SiteCondorSpawner.batchspawner_singleuser_cmd = "/usr/bin/python3"
+c.Spawner.cmd = ["{STANDIN}"]
+c.Spawner.poll_interval = 2
+c.JupyterHub.hub_connect_ip = "127.0.0.1"
+""")
+    hub.start()
+    try:
+        for user in USERS:
+            hub.add_user(user)
+        yield hub, pool
+    finally:
+        hub.stop()
+        pool.remove_all_jobs()
+        subprocess.run(["umount", "-l", str(root.host(str(servers)))], check=False)
+        for pid, _ in spawner_processes():
+            os.kill(pid, signal.SIGKILL)
+
+
+def state(hub: Hub, user: str) -> dict[str, Any]:
+    server = hub.server(user)
+    assert server is not None, f"{user} has no server"
+    result: dict[str, Any] = server["state"]
+    return result
+
+
+def test_each_users_notebook_answers_through_its_own_tunnel_and_the_token_stays_out_of_the_ad(hub_in_pool: tuple[Hub, Pool], root: Root) -> None:
+    hub, pool = hub_in_pool
+    for user in USERS:
+        code, body = hub.api("POST", f"/users/{user}/server", {"user_options": {}})
+        assert code in (201, 202), body
+    for user in USERS:
+        hub.wait_ready(user, timeout=240)
+    states = {u: state(hub, u) for u in USERS}
+    assert len({s["local_port"] for s in states.values()}) == 2 and len({s["tunnel_pid"] for s in states.values()}) == 2
+    for user, st in states.items():
+        assert fetch(st["local_port"], f"/user/{user}/") == f"stand-in notebook of {user} at /user/{user}/"
+        # One tunnel per server, in its own process group: condor_ssh_to_job and ssh, for this job only.
+        members = group_members(st["tunnel_pid"])
+        argvs = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode() for pid in members]
+        assert any("condor_ssh_to_job" in a and st["job_id"] in a for a in argvs), argvs
+        assert any(a.startswith("ssh ") and f"127.0.0.1:{st['local_port']}:127.0.0.1:{st['remote_port']}" in a for a in argvs), argvs
+        # The job's executable held the token: gone from the hub's disk once the job runs.
+        assert not (Path(st["server_dir"]) / "notebook").exists()
+        token = fetch(st["local_port"], "/confgen-standin/token")
+        assert token and len(token) >= 16
+        for who in ("root", *USERS):
+            ad = root.run("condor_q", "-allusers", "-long", st["job_id"], env=pool.env("submit"), user=None if who == "root" else who).stdout
+            assert f"ClusterId = {st['job_id']}" in ad and "InteractiveJob = true" in ad
+            assert token not in ad and "JUPYTERHUB_API_TOKEN" not in ad, f"the token is in the job ad ({who})"
+        print(f"{user}: job {st['job_id']}, 127.0.0.1:{st['local_port']} -> job port {st['remote_port']}, tunnel group {st['tunnel_pid']}: {len(members)} processes")
+
+
+def test_a_job_cannot_reconfigure_its_spawner_through_the_port_api(hub_in_pool: tuple[Hub, Pool], root: Root) -> None:
+    hub, _ = hub_in_pool
+    st = state(hub, SUBMITTER)
+    token = fetch(st["local_port"], "/confgen-standin/token")
+    assert token
+    url = f"{hub.url}/hub/api/batchspawner"
+    for body in ({"exec_prefix": "touch /tmp/confgen-pwned;"}, {"port": 1, "batch_cancel_cmd": "true"}, {"port": "1"}, [1]):
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            code = 201
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+        assert code == 400, f"{body} was accepted"
+    assert fetch(st["local_port"], "/") is not None
+
+
+def test_a_dead_tunnel_is_reopened_and_the_other_users_tunnel_is_untouched(hub_in_pool: tuple[Hub, Pool]) -> None:
+    hub, _ = hub_in_pool
+    first, second = (state(hub, u) for u in USERS)
+    os.killpg(first["tunnel_pid"], signal.SIGKILL)
+    seen_second = []
+    def reopened() -> bool:
+        seen_second.append(fetch(second["local_port"], "/") is not None)
+        now = state(hub, USERS[0])
+        return now.get("tunnel_pid", 0) not in (0, first["tunnel_pid"]) and fetch(now["local_port"], "/") is not None
+    wait_for("the killed tunnel to be re-opened by poll", reopened, timeout=60, interval=0.5)
+    assert all(seen_second), "the other user's tunnel stopped answering"
+    assert state(hub, USERS[0])["local_port"] == first["local_port"]
+    assert state(hub, USERS[1])["tunnel_pid"] == second["tunnel_pid"]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_tunnels_are_reopened_after_a_hub_restart(hub_in_pool: tuple[Hub, Pool], how: str) -> None:
+    hub, pool = hub_in_pool
+    before = {u: state(hub, u) for u in USERS}
+    hub.stop(getattr(signal, how))
+    if how == "SIGTERM":
+        # A hub that exits closes its tunnels; the notebooks keep running (cleanup_servers = False).
+        wait_for("the tunnels to close with the hub", lambda: not spawner_processes(), timeout=20)
+    for st in before.values():
+        assert pool.job_status(int(st["job_id"])) == "running"
+    hub.start()
+    for user, st in before.items():
+        wait_for(f"{user}'s notebook through a new tunnel", lambda st=st, user=user: fetch(st["local_port"], f"/user/{user}/"), timeout=90)
+        now = state(hub, user)
+        assert now["local_port"] == st["local_port"] and now["tunnel_pid"] != st["tunnel_pid"]
+        assert not group_members(st["tunnel_pid"]), f"the old tunnel of {user} is still running"
+    # Every tunnel process on the host belongs to a tunnel of the new hub: nothing of the old one is left.
+    assert {os.getpgid(pid) for pid, _ in spawner_processes()} == {state(hub, u)["tunnel_pid"] for u in USERS}
+
+
+TUNNEL_ON_OTHER_PYTHON = """
+import asyncio, json, sys, time, urllib.request
+sys.path.insert(0, "/opt/confgen-hub")
+import tunnel
+
+async def main():
+    port = tunnel.free_port()
+    t = tunnel.Tunnel(sys.argv[1], port, int(sys.argv[2]))
+    await t.open(60)
+    await asyncio.sleep(5)  # a tunnel whose stdin was closed would have ended by now
+    alive = t.alive()
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/py", timeout=10).read().decode())
+    pid = t.pid
+    await t.close()
+    print(json.dumps({"python": sys.version.split()[0], "alive": alive, "body": body, "left": tunnel.group_members(pid)}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_tunnel_works_on_the_chroots_newer_python(hub_in_pool: tuple[Hub, Pool], root: Root) -> None:
+    """confgen.hub.tunnel (standard library only) on the chroot's Python (3.14 in Debian sid), against a
+    running notebook: open, still alive after 5 s, answers, and closed leaves no process."""
+    hub, pool = hub_in_pool
+    st = state(hub, USERS[1])
+    root.write("/opt/confgen-hub/tunnel.py", (Path(__file__).parents[2] / "confgen" / "hub" / "tunnel.py").read_text())
+    out = root.run("python3", "-c", TUNNEL_ON_OTHER_PYTHON, st["job_id"], str(st["remote_port"]), env=pool.env("submit"), user=USERS[1], timeout=120).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert tuple(int(p) for p in result["python"].split(".")[:2]) >= (3, 12), result
+    assert result["alive"] is True and result["body"] == f"stand-in notebook of {USERS[1]} at /py"
+    assert result["left"] == []
+    print(f"tunnel on Python {result['python']}: alive after 5 s, answered, nothing left after close")
+
+
+def test_stopping_a_server_ends_its_tunnel_and_job_and_leaves_nothing_running(hub_in_pool: tuple[Hub, Pool], root: Root) -> None:
+    hub, pool = hub_in_pool
+    first, second = (state(hub, u) for u in USERS)
+    code, _ = hub.api("DELETE", f"/users/{USERS[0]}/server")
+    assert code in (202, 204)
+    hub.wait_gone(USERS[0])
+    # What is left on the host is the other user's tunnel, and nothing else.
+    assert {os.getpgid(pid) for pid, _ in spawner_processes()} == {second["tunnel_pid"]}
+    assert not group_members(first["tunnel_pid"])
+    assert fetch(first["local_port"], "/") is None
+    assert wait_for("the job to leave the queue", lambda: pool.job_status(int(first["job_id"])) in ("removed", "completed"), timeout=60)
+    assert not Path(first["server_dir"]).exists()
+    assert fetch(second["local_port"], f"/user/{USERS[1]}/") is not None, "the other user's notebook went down too"
+    code, _ = hub.api("DELETE", f"/users/{USERS[1]}/server")
+    hub.wait_gone(USERS[1])
+    assert spawner_processes() == []
+    wait_for("the starters' sshd to end", lambda: not [p for p in root.processes() if _name(p) == "sshd"], timeout=60)
+
+
+def _name(pid: int) -> str:
+    try:
+        return os.path.basename(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode())
+    except OSError:
+        return ""
+
+
+def test_pool_config_is_the_shipped_submit_role(hub_in_pool: tuple[Hub, Pool], root: Root, shipped_site: Site) -> None:
+    """The hub's schedd reads the rendered submit role, 60-jupyterhub.conf included."""
+    rendered = next(f for f in render_site(shipped_site) if (f.role, f.name) == ("submit", "60-jupyterhub.conf"))
+    assert root.host(f"{BASE}/submit/config.d/60-jupyterhub.conf").read_text() == rendered.text
+    _, pool = hub_in_pool
+    assert root.run("condor_config_val", "SCHEDD_ENABLE_SSH_TO_JOB", env=pool.env("submit")).stdout.strip() == "True"
