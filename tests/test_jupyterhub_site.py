@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from confgen.hub import options as hub_options
+from confgen.hub.description import submit_description
 from confgen.render import render_site
 from confgen.render.jupyterhub import OPTIONS_FILE, ROLE
 from tests.conftest import Run, example_text, site_from_text
@@ -108,9 +109,12 @@ def test_generated_sites_offer_exactly_their_notebook_oses_and_limits(seed: int)
     assert options["os"]["attribute"] == raw["containers"]["job_attribute"]
     assert options["runtime_hours"]["attribute"] == "WallHours" and options["runtime_hours"]["max"] == hub["max_runtime_hours"]
     assert (options["cpus"]["max"], options["memory_gb"]["max"], options["gpus"]["max"]) == (hub["max_cpus"], hub["max_memory_gb"], hub["max_gpus"])
-    # Every corner is a valid choice; one past each limit is not.
+    # Every corner is a valid choice that the spawner writes a description for; one past each limit is not.
     for corner in hub_options.corners(options):
-        hub_options.check(options, corner)
+        choice = hub_options.check(options, corner)
+        text = submit_description(options, choice, executable="/srv/hub/x/notebook", initialdir="/srv/hub/x")
+        assert f'MY.{raw["containers"]["job_attribute"]} = "{choice.os}"' in text and f"MY.WallHours = {choice.runtime_hours}" in text
+        assert ("request_gpus" in text) == (choice.gpus > 0)
     for name in ("cpus", "memory_gb", "runtime_hours"):
         with pytest.raises(hub_options.OptionsError):
             hub_options.check(options, {name: options[name]["max"] + 1})

@@ -54,7 +54,9 @@ class Choice:
 
     def as_user_options(self) -> dict[str, str | int]:
         out: dict[str, str | int] = {"os": self.os, "cpus": self.cpus, "memory_gb": self.memory_gb,
-                                     "runtime_hours": self.runtime_hours, "gpus": self.gpus}
+                                     "runtime_hours": self.runtime_hours}
+        if self.gpus:  # a site without GPUs has no gpus option
+            out["gpus"] = self.gpus
         if self.environment is not None:
             out["environment"] = self.environment
         out.update(dict(self.attributes))
