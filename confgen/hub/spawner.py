@@ -279,7 +279,8 @@ class PortOnlyAPIHandler(APIHandler):  # type: ignore[misc]
     @web.authenticated
     def post(self) -> None:
         token = self.get_auth_token()
-        spawner = next((s for s in self.current_user.spawners.values() if s.api_token == token), None)
+        spawners = getattr(self.current_user, "spawners", {})  # a service has none
+        spawner = next((s for s in spawners.values() if s.api_token == token), None)
         if spawner is None:
             raise web.HTTPError(403, "this token belongs to no server")
         try:

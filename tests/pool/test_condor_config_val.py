@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from confgen.render import Fragment, render_site
+from confgen.render import Fragment, htcondor_roles, render_site
 from tests.conftest import site_from_text
 from tests.generate import dump, make_site
 from tests.pool.chroot import Root, knob_lines
@@ -32,7 +32,7 @@ LOCAL_CONFIG_DIR = {dir}
 
 def site_fragments(text: str) -> dict[str, list[Fragment]]:
     roles: dict[str, list[Fragment]] = {}
-    for f in render_site(site_from_text(text)):
+    for f in htcondor_roles(render_site(site_from_text(text))):
         roles.setdefault(f.role, []).append(f)
     return roles
 
