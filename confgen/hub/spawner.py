@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import secrets
 import shlex
 import shutil
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from batchspawner import CondorSpawner
+from batchspawner.batchspawner import format_template
 from jupyterhub.apihandlers import APIHandler, default_handlers
 from tornado import web
 from traitlets import Float, Integer, Unicode, default
@@ -36,6 +38,8 @@ from confgen.hub.tunnel import Tunnel, TunnelError, free_port, kill_stale
 
 #: Environment variables of the notebook that come from the hub (the rest belongs to the job's node).
 _HUB_ENV_PREFIXES = ("JUPYTERHUB_", "JPY_")
+#: Account names the spawner runs commands as (through a shell, as batchspawner does).
+_USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 
 
 class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
@@ -111,8 +115,14 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
         env["USER"] = self.user.name
         return env
 
+    def _exec_prefix(self) -> str:
+        """batchspawner's exec_prefix (sudo -E -u {username}) for this user; refuses a name a shell could split."""
+        if not _USER_NAME.match(self.user.name):
+            raise web.HTTPError(400, f"the user name {self.user.name!r} cannot be used as an account name on the pool")
+        return str(format_template(self.exec_prefix, **self.get_req_subvars()))
+
     def _prefix(self) -> list[str]:
-        return shlex.split(self.exec_prefix.format(username=self.user.name))
+        return shlex.split(self._exec_prefix())
 
     def _command_env(self) -> dict[str, str]:
         """The environment of condor_* commands run for the user: the hub's, without its secrets."""
@@ -131,8 +141,7 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
         executable = directory / "notebook"
         self._write_private(executable, notebook_script(env, command), mode=0o700)
         description = submit_description(self.site_options, choice, executable=str(executable), initialdir=str(directory))
-        cmd = " ".join((self.exec_prefix.format(username=self.user.name),
-                        self.batch_submit_cmd.format(**self.get_req_subvars())))
+        cmd = " ".join((self._exec_prefix(), format_template(self.batch_submit_cmd, **self.get_req_subvars())))
         self.log.info("Submitting notebook job for %s: %s", self._log_name, choice)
         self.log.debug("Submit description:\n%s", description)
         out = await self.run_command(cmd, input=description, env=self._command_env())

@@ -37,7 +37,7 @@ def recorded_hub(shipped_site: Site, tmp_path_factory: pytest.TempPathFactory) -
     record = work / "record"
     record.mkdir()
     hub = Hub(work, snippet, options, extra=f"""
-c.SiteCondorSpawner.exec_prefix = ""
+c.SiteCondorSpawner.exec_prefix = "env CONFGEN_USER={{username}}"  # where sudo -E -u {{username}} would be
 c.SiteCondorSpawner.batch_submit_cmd = "{RECORDER} submit"
 c.SiteCondorSpawner.batch_query_cmd = "{RECORDER} q {{job_id}}"
 c.SiteCondorSpawner.batch_cancel_cmd = "{RECORDER} rm {{job_id}}"
