@@ -59,6 +59,10 @@ def _attribute_named_like_an_option(d: dict[str, Any]) -> None:
     d["job_attributes"]["cpus"] = {"type": "integer", "min": 1, "max": 2, "default": 1}
 
 
+def _attribute_named_like_the_spawners(d: dict[str, Any]) -> None:
+    d["job_attributes"]["JupyterEnvironment"] = {"type": "string", "values": ["a"], "default": "a"}
+
+
 CASES = [
     (_no_fs, "security.methods", "needs FS"),
     (_runtime_above_cap, "jupyterhub.max_runtime_hours", "more than interactive jobs may ask for"),
@@ -68,6 +72,7 @@ CASES = [
     (_no_runtime_attribute, "jupyterhub.runtime_attribute", "must be an integer entry of job_attributes"),
     (_no_interactive_class, "jupyterhub", "no notebook could ever start"),
     (_attribute_named_like_an_option, "job_attributes.cpus", "spawner option"),
+    (_attribute_named_like_the_spawners, "job_attributes.JupyterEnvironment", "the JupyterHub spawner sets"),
 ]
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 FORMAT = 1
 
-#: The option names of every site; a site's string and integer job attributes come after them.
+#: The option names of every site (gpus and environment where the site offers them); a site's other
+#: job attributes come after them, under their own names (confgen refuses an attribute named like these).
 FIXED = ("os", "cpus", "memory_gb", "runtime_hours", "gpus", "environment")
 
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
@@ -74,12 +75,8 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def option_names(options: Mapping[str, Any]) -> list[str]:
-    names = ["os", "cpus", "memory_gb", "runtime_hours"]
-    if options["gpus"]["max"] > 0:
-        names.append("gpus")
-    if options.get("environment"):
-        names.append("environment")
-    return names + [a["name"] for a in options["attributes"]]
+    offered = {"gpus": options["gpus"]["max"] > 0, "environment": bool(options.get("environment"))}
+    return [n for n in FIXED if offered.get(n, True)] + [a["name"] for a in options["attributes"]]
 
 
 def check(options: Mapping[str, Any], user_options: Any) -> Choice:

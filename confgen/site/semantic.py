@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Iterator
 
 from confgen.diagnostics import Diagnostic
+from confgen.hub import description as notebook
+from confgen.hub import options as hub_options
 from confgen.site.load import PathKey
 from confgen.site.model import Site
 
@@ -192,10 +194,6 @@ def _checks(site: Site) -> Iterator[Diagnostic]:
             yield site.diag(where + ("node",), "a submit check runs on the submit role; remove node")
 
 
-#: The spawner's own option names; a site job attribute may not take one of them (see confgen/hub/options.py).
-HUB_OPTION_NAMES = frozenset({"os", "cpus", "memory_gb", "runtime_hours", "gpus", "environment"})
-
-
 def _jupyterhub(site: Site) -> Iterator[Diagnostic]:
     hub = site.jupyterhub
     if hub is None:
@@ -234,8 +232,12 @@ def _jupyterhub(site: Site) -> Iterator[Diagnostic]:
         yield site.diag(base + ("max_gpus",), f"max_gpus is {hub.max_gpus} but no node class with gpus: true takes interactive jobs; "
                         "set max_gpus: 0 or add such a class")
     for a in site.job_attributes:
-        if a.name.lower() in HUB_OPTION_NAMES:
+        if a.name.lower() in {name.lower() for name in hub_options.FIXED}:
             yield site.diag(("job_attributes", a.name), f"{a.name!r} is also the name of a JupyterHub spawner option; rename the attribute", key=True)
+    for name, where in [(a.name, ("job_attributes", a.name)) for a in site.job_attributes] + [(site.job_attribute, ("containers", "job_attribute"))]:
+        if name.lower() in (notebook.MARKER.lower(), notebook.ENVIRONMENT_ATTRIBUTE.lower()):
+            yield site.diag(where, f"{name!r} is an attribute the JupyterHub spawner sets on notebook jobs; pick another name",
+                            key=where[0] == "job_attributes")
     if problem := path_problem(hub.config_dir):
         yield site.diag(base + ("config_dir",), problem)
 
