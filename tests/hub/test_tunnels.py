@@ -26,6 +26,7 @@ from confgen.render import render_site
 from confgen.site.model import Site
 from tests.hub.conftest import write_hub_files
 from tests.hub.hub import Hub
+from tests.hub.test_spawner_options import good_form
 from tests.pool.chroot import SUBMITTER, Root, wait_for
 from tests.pool.pool import BASE, Pool
 
@@ -105,14 +106,27 @@ def state(hub: Hub, user: str) -> dict[str, Any]:
     return result
 
 
-def test_each_users_notebook_answers_through_its_own_tunnel_and_the_token_stays_out_of_the_ad(hub_in_pool: tuple[Hub, Pool], root: Root) -> None:
+def test_each_users_notebook_answers_through_its_own_tunnel_and_the_token_stays_out_of_the_ad(hub_in_pool: tuple[Hub, Pool], root: Root, shipped_site: Site) -> None:
     hub, pool = hub_in_pool
-    for user in USERS:
-        code, body = hub.api("POST", f"/users/{user}/server", {"user_options": {}})
-        assert code in (201, 202), body
+    site = shipped_site
+    # The first user posts the form with an OS other than the default; the second spawns through the
+    # REST API with no options (the site's defaults).
+    logged = len(pool.standin_calls())
+    running = next(c for c in site.notebook_classes() if c.role == pool.execute_role)
+    chosen = next(os for os in running.images if os != site.default_os)
+    form = {**good_form(site), "os": chosen}
+    code, _ = hub.browser(USERS[0]).post_spawn(form)
+    assert code == 302, hub.log_tail()
+    code, body = hub.api("POST", f"/users/{USERS[1]}/server", {"user_options": {}})
+    assert code in (201, 202), body
     for user in USERS:
         hub.wait_ready(user, timeout=240)
     states = {u: state(hub, u) for u in USERS}
+    # The real starter ran each notebook in the image of the OS it asked for (the runtime stand-in's log).
+    images = sorted(c["image"] for c in pool.standin_calls()[logged:] if c["verb"] == "exec" and c["image"] in site.images.values())
+    assert images == sorted([site.images[chosen], site.images[site.default_os]]), images
+    ad = root.run("condor_q", "-allusers", states[USERS[0]]["job_id"], "-af", site.job_attribute, "RequestCpus", "InteractiveJob", env=pool.env("submit")).stdout.split()
+    assert ad == [chosen, form["cpus"], "true"]
     assert len({s["local_port"] for s in states.values()}) == 2 and len({s["tunnel_pid"] for s in states.values()}) == 2
     for user, st in states.items():
         assert fetch(st["local_port"], f"/user/{user}/") == f"stand-in notebook of {user} at /user/{user}/"
