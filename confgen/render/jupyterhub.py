@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from confgen.hub.options import FORMAT as OPTIONS_FORMAT
 from confgen.site.model import Site
 
 ROLE = "jupyterhub"
 OPTIONS_FILE = "spawner-options.json"
 SNIPPET_FILE = "confgen_config.py"
-
-#: Version of the options file's layout; confgen.hub.options refuses another.
-OPTIONS_FORMAT = 1
-
 
 def hub_options(site: Site) -> dict[str, Any]:
     """What a notebook may ask for. Each entry: the allowed values or range, and the preselected one."""
