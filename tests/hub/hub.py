@@ -15,7 +15,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,15 +24,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from confgen.hub.tunnel import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 RECORDER = Path(__file__).with_name("condor-recorder")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Hub:
