@@ -237,7 +237,7 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
             return status
         if self.local_port and self.remote_port and self.state_isrunning() and (self._tunnel is None or not self._tunnel.alive()):
             if self._tunnel is None and self.tunnel_pid:
-                self.log.info("Tunnel of %s left by an earlier hub: ending it", self._log_name)
+                self.log.info("Tunnel of %s from an earlier hub (group %d): ending it if it still runs", self._log_name, self.tunnel_pid)
             elif self._tunnel is not None:
                 self.log.warning("Tunnel of %s ended: %s", self._log_name, self._tunnel.stderr_tail())
             try:
