@@ -74,8 +74,10 @@ def dump_ads(root: Root, pool: Pool, descriptions: list[str]) -> list[classad2.C
     ads = []
     for i in range(len(descriptions)):
         text = root.host(f"{DUMP}/{i:05d}.ad").read_text()
-        assert "JUPYTERHUB" not in text.upper() or "JupyterHubNotebook" in text
-        ads.append(next(iter(classad2.parseAds(text))))
+        ad = next(iter(classad2.parseAds(text)))
+        # No environment in the ad (getenv = true would copy condor_submit's into it), no hub variable anywhere.
+        assert ad.get("Environment", "") == "" and "JUPYTERHUB_" not in text, text
+        ads.append(ad)
     return ads
 
 

@@ -4,6 +4,7 @@ exception, never a line of its own in the description."""
 
 from __future__ import annotations
 
+import functools
 import re
 import tempfile
 from pathlib import Path
@@ -17,14 +18,11 @@ from confgen.hub.description import submit_description
 from tests.conftest import example_text, site_from_text
 from tests.hub.conftest import write_hub_files
 
-_OPTIONS: dict[str, Any] = {}
 
-
+@functools.cache
 def shipped_options() -> dict[str, Any]:
-    if not _OPTIONS:
-        with tempfile.TemporaryDirectory() as tmp:
-            _OPTIONS.update(hub_options.load(write_hub_files(site_from_text(example_text()), Path(tmp))[1]))
-    return _OPTIONS
+    with tempfile.TemporaryDirectory() as tmp:
+        return hub_options.load(write_hub_files(site_from_text(example_text()), Path(tmp))[1])
 
 
 NAMES = [*hub_options.FIXED, "CephFS_IO", "request_cpus", "_xsrf", ""]
