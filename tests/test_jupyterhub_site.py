@@ -65,9 +65,9 @@ def _attribute_named_like_the_spawners(d: dict[str, Any]) -> None:
 
 CASES = [
     (_no_fs, "security.methods", "needs FS"),
-    (_runtime_above_cap, "jupyterhub.max_runtime_hours", "more than interactive jobs may ask for"),
-    (_cpus_above_classes, "jupyterhub.max_cpus", "more than any node class"),
-    (_memory_above_classes, "jupyterhub.max_memory_gb", "more than any node class"),
+    (_runtime_above_cap, "jupyterhub.max_runtime_hours", "more than interactive jobs may ask for (MaxRuntimeHours interactive_max is 24); the pool would refuse every notebook asking for it; write at most 24"),
+    (_cpus_above_classes, "jupyterhub.max_cpus", "; write at most 64"),
+    (_memory_above_classes, "jupyterhub.max_memory_gb", "; write at most 512"),
     (_gpus_without_gpu_class, "jupyterhub.max_gpus", "no node class with gpus: true"),
     (_no_runtime_attribute, "jupyterhub.runtime_attribute", "must be an integer entry of job_attributes"),
     (_no_interactive_class, "jupyterhub", "no notebook could ever start"),

@@ -213,7 +213,8 @@ def _jupyterhub(site: Site) -> Iterator[Diagnostic]:
             largest, name = max((size, name) for size, name in sizes if size is not None)
             if limit > largest:
                 yield site.diag(base + (field,), f"{limit} is more than any node class that takes interactive jobs has "
-                                f"(largest: {name} with {unit} {largest}); a notebook asking for it would stay idle forever")
+                                f"(largest: {name} with {unit} {largest}); a notebook asking for it would stay idle forever; "
+                                f"write at most {largest}")
     attr = next((a for a in site.job_attributes if a.name == hub.runtime_attribute), None)
     if attr is None or attr.type != "integer":
         yield site.diag(base + ("runtime_attribute",) if "runtime_attribute" in raw else base + ("max_runtime_hours",),
@@ -225,9 +226,9 @@ def _jupyterhub(site: Site) -> Iterator[Diagnostic]:
         if hub.max_runtime_hours > cap:
             which = "interactive_max" if attr.interactive_max is not None else "max"
             yield site.diag(base + ("max_runtime_hours",), f"{hub.max_runtime_hours} h is more than interactive jobs may ask for "
-                            f"({attr.name} {which} is {cap}); the pool would refuse every notebook asking for it")
+                            f"({attr.name} {which} is {cap}); the pool would refuse every notebook asking for it; write at most {cap}")
         elif hub.max_runtime_hours < attr.min:
-            yield site.diag(base + ("max_runtime_hours",), f"{hub.max_runtime_hours} h is less than {attr.name} min ({attr.min})")
+            yield site.diag(base + ("max_runtime_hours",), f"{hub.max_runtime_hours} h is less than {attr.name} min ({attr.min}); write at least {attr.min}")
     if hub.max_gpus > 0 and not site.notebook_classes(gpus=True):
         yield site.diag(base + ("max_gpus",), f"max_gpus is {hub.max_gpus} but no node class with gpus: true takes interactive jobs; "
                         "set max_gpus: 0 or add such a class")
