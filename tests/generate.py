@@ -63,6 +63,10 @@ def make_site(seed: int, n_os: int | None = None) -> dict[str, Any]:
             for cls in classes.values():
                 cls.update(cpus=rng.randint(hub["max_cpus"], 128), memory_gb=rng.randint(hub["max_memory_gb"], 1024))
         site["jupyterhub"] = hub
+    # Last again: the pool's hosts, absent (every host of the UID domain), by name or by network.
+    hosts = rng.choice([None, ["*.example.org"], [*site["site"]["central_managers"], "ap.example.org", "*.nodes.example.org"], ["10.20.0.0/16", "cm0.example.org"]])
+    if hosts is not None:
+        site["security"]["pool_hosts"] = hosts
     return site
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from confgen.render import expressions as ex
 from confgen.render import jupyterhub as hub
+from confgen.render.authorization import DISABLED_CONFIG, authorization
 from confgen.render.env import make_env
 from confgen.site.model import NodeClass, Site
 
@@ -84,7 +85,8 @@ def _common(site: Site, role: str) -> list[Fragment]:
         _render(site, role, "30-security.conf", "Security: authentication, encryption, integrity, authorization.",
                 methods=site.methods, encryption=site.encryption.upper(), integrity=site.integrity.upper(),
                 kerberos=site.kerberos, kerberos_map_path=f"{site.config_dir}/{KERBEROS_MAP}", uid_domain=site.uid_domain,
-                allow=authorization(site, role), queue_super_users=site.queue_super_users if role == "submit" else ()),
+                allow=authorization(site, role), disabled=DISABLED_CONFIG, pool_hosts=site.pool_hosts,
+                queue_super_users=site.queue_super_users if role == "submit" else ()),
     ]
     if site.kerberos is not None:
         frags.append(Fragment(role, KERBEROS_MAP, kerberos_map(site)))
@@ -96,25 +98,6 @@ def kerberos_map(site: Site) -> str:
     assert site.kerberos is not None
     mapping = site.kerberos.map or {site.kerberos.realm: site.uid_domain}
     return "".join(f"{realm} = {domain}\n" for realm, domain in sorted(mapping.items()))
-
-
-def authorization(site: Site, role: str) -> list[tuple[str, list[str]]]:
-    """ALLOW_* per level: users of the UID domain, the daemon account, administrators on the CMs."""
-    dom = site.uid_domain
-    cms = site.central_managers
-    daemon = f"condor@{dom}"
-    on_cms = [f"condor@{dom}/{h}" for h in cms]
-    admins = on_cms + [f"root@{dom}/{h}" for h in cms] + [f"root@{dom}/$(FULL_HOSTNAME)"]
-    users = f"*@{dom}"
-    levels: list[tuple[str, list[str]]] = [("READ", ["*"])]
-    levels.append(("WRITE", [users] if role != "central-manager" else [daemon]))
-    levels.append(("DAEMON", [daemon]))
-    if role != "central-manager":
-        levels.append(("NEGOTIATOR", on_cms))
-    else:
-        levels.append(("NEGOTIATOR", [daemon]))
-    levels.append(("ADMINISTRATOR", admins))
-    return levels
 
 
 def _central_manager(site: Site) -> list[Fragment]:

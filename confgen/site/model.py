@@ -103,6 +103,8 @@ class Site:
     integrity: str
     queue_super_users: tuple[str, ...]
     blocked_users: tuple[str, ...]
+    #: Hosts that run pool daemons (ALLOW host patterns); the daemon identity is accepted only from them.
+    pool_hosts: tuple[str, ...]
     runtime: str
     all_jobs: bool
     job_attribute: str
@@ -170,6 +172,7 @@ def build_site(doc: Document) -> Site:
         integrity=sec.get("integrity", "required"),
         queue_super_users=tuple(sec.get("queue_super_users", ["root", "condor"])),
         blocked_users=tuple(sec.get("blocked_users", [])),
+        pool_hosts=tuple(sec.get("pool_hosts", [f"*.{site['uid_domain']}"])),
         runtime=cont.get("runtime", "/usr/bin/apptainer"),
         all_jobs=cont.get("all_jobs", True),
         job_attribute=cont.get("job_attribute", "ContainerOS"),

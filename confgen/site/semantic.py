@@ -11,6 +11,7 @@ from confgen.hub import description as notebook
 from confgen.hub import options as hub_options
 from confgen.site.load import PathKey
 from confgen.site.model import Site
+from confgen.site.pool_hosts import pool_hosts_problems
 
 OS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 DURATION = re.compile(r"^([1-9][0-9]{0,6})([smh]?)$")
@@ -123,6 +124,7 @@ def _security(site: Site) -> Iterator[Diagnostic]:
     for i, user in enumerate(site.blocked_users):
         if user in site.queue_super_users:
             yield site.diag(base + ("blocked_users", i), f"{user!r} is also a queue super user")
+    yield from pool_hosts_problems(site)
 
 
 def _job_attributes(site: Site) -> Iterator[Diagnostic]:
