@@ -9,7 +9,13 @@
 - The hub's API token never enters the job ad: it travels in the job's private executable.
 - The hub reaches the notebook through a condor_ssh_to_job tunnel per server (confgen.hub.tunnel),
   opened after the job reports its port, re-opened when it is found down (for example after a hub
-  restart), closed with the server.
+  restart), closed with the server. ssh forwards a UNIX socket in the server's private directory;
+  the TCP port the proxy uses is bound by the hub and held by the server's relay (confgen.hub.port),
+  so no other local user can take it.
+- Every command (condor_submit, condor_q, condor_rm, condor_ssh_to_job, batchspawner's own included)
+  runs with an allow-listed environment (confgen.hub.environment): no secret of the hub's reaches it.
+- Files for the user are written through descriptors below a checked state directory
+  (confgen.hub.private_files): nothing is chowned through a symlink.
 - batchspawner's port API (`POST /hub/api/batchspawner`) is replaced by one that accepts only a port:
   upstream's sets any spawner attribute the job names, `exec_prefix` included, from inside the job.
 """
@@ -23,6 +29,7 @@ import re
 import secrets
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +37,21 @@ from batchspawner import CondorSpawner
 from batchspawner.batchspawner import format_template
 from jupyterhub.apihandlers import APIHandler, default_handlers
 from tornado import web
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Float, Integer, List, Unicode, default
 
 from confgen.hub import options as hub_options
+from confgen.hub import port, private_files
 from confgen.hub.description import ENVIRONMENT_VARIABLE, notebook_script, submit_description
-from confgen.hub.tunnel import Tunnel, TunnelError, free_port, kill_stale
+from confgen.hub.environment import command_environment
+from confgen.hub.tunnel import Tunnel, TunnelError, kill_stale
 
 #: Environment variables of the notebook that come from the hub (the rest belongs to the job's node).
 _HUB_ENV_PREFIXES = ("JUPYTERHUB_", "JPY_")
-#: Account names the spawner runs commands as (through a shell, as batchspawner does).
-_USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
+#: Account names the spawner runs commands as (through a shell, as batchspawner does); fullmatch only:
+#: `$` would let a name end in a newline, which the shell takes as the end of the command.
+_USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+#: The tunnel's UNIX socket, in the server's private directory.
+SOCKET_NAME = "tunnel.sock"
 
 
 class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
@@ -56,15 +68,22 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
     tunnel_timeout = Float(120.0, help="Seconds to wait for a condor_ssh_to_job tunnel to open.").tag(config=True)
     tunnel_retries = Integer(5, help="Polls in a row that fail to re-open a tunnel before the server is stopped.").tag(config=True)
 
+    command_environment = List(Unicode(), help=(
+        "Names of further variables of the hub's environment that condor_* commands and the tunnel get. "
+        "They get only PATH, LANG, LANGUAGE, LC_*, TZ, CONDOR_CONFIG, the user's USER, LOGNAME and HOME, "
+        "and these; nothing else of the hub's environment (its secrets) reaches them.")).tag(config=True)
+
     # The notebook listens on the job's loopback only; the hub reaches it through the tunnel.
     ip = Unicode("127.0.0.1").tag(config=True)
 
-    local_port = Integer(0, help="The hub-side end of the tunnel (127.0.0.1:local_port).")
+    local_port = Integer(0, help="The port the proxy reaches the server at (127.0.0.1:local_port), held by the relay.")
     remote_port = Integer(0, help="The notebook's port inside the job.")
     tunnel_pid = Integer(0)
+    relay_pid = Integer(0)
     server_dir = Unicode("")
 
     _tunnel: Tunnel | None = None
+    _relay: subprocess.Popen[bytes] | None = None
     _site: dict[str, Any] | None = None
     _failed_reopens = 0
 
@@ -115,18 +134,29 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
         env["USER"] = self.user.name
         return env
 
+    def _check_user_name(self) -> None:
+        if not _USER_NAME.fullmatch(self.user.name):
+            raise web.HTTPError(400, f"the user name {self.user.name!r} cannot be used as an account name on the pool")
+
     def _exec_prefix(self) -> str:
         """batchspawner's exec_prefix (sudo -E -u {username}) for this user; refuses a name a shell could split."""
-        if not _USER_NAME.match(self.user.name):
-            raise web.HTTPError(400, f"the user name {self.user.name!r} cannot be used as an account name on the pool")
+        self._check_user_name()
         return str(format_template(self.exec_prefix, **self.get_req_subvars()))
 
     def _prefix(self) -> list[str]:
         return shlex.split(self._exec_prefix())
 
     def _command_env(self) -> dict[str, str]:
-        """The environment of condor_* commands run for the user: the hub's, without its secrets."""
-        return {k: v for k, v in os.environ.items() if not k.startswith(_HUB_ENV_PREFIXES)}
+        """The environment of every command run for the user: an allow-list (sudo -E passes it on)."""
+        return command_environment(os.environ, self.user.name, self.req_homedir, self.command_environment)
+
+    async def run_command(self, cmd: str, input: str | None = None, env: dict[str, str] | None = None) -> str:
+        """batchspawner's run_command, for every command it runs (condor_q and condor_rm included), with the
+        allow-listed environment whatever it is given: upstream passes the hub's whole environment (None)
+        or the notebook's, API token included."""
+        self._check_user_name()
+        out: str = await super().run_command(cmd, input=input, env=self._command_env())
+        return out
 
     # -- submit --------------------------------------------------------------------------------
 
@@ -152,19 +182,17 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
         return str(self.job_id)
 
     def _make_server_dir(self) -> Path:
-        base = Path(self.state_dir)
-        base.mkdir(mode=0o711, parents=True, exist_ok=True)
-        directory = base / secrets.token_hex(12)
-        directory.mkdir(mode=0o700)
-        self._chown(directory)
+        try:
+            private_files.ensure_state_dir(self.state_dir)
+            directory = private_files.make_private_dir(self.state_dir, secrets.token_hex(12), self._owner_ids())
+        except private_files.UnsafePathError as exc:
+            self.log.error("Refusing to spawn for %s: %s", self._log_name, exc)
+            raise web.HTTPError(500, "the notebook service is misconfigured (unsafe state directory); the administrators are told") from None
         self.server_dir = str(directory)
         return directory
 
     def _write_private(self, path: Path, text: str, mode: int) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        self._chown(path)
+        private_files.write_private(path.parent, path.name, text, mode, self._owner_ids())
 
     def user_ids(self) -> tuple[int, int] | None:
         """(uid, gid) of the user on this host, who runs condor_submit and owns the server's files."""
@@ -174,11 +202,13 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
             return None
         return entry.pw_uid, entry.pw_gid
 
-    def _chown(self, path: Path) -> None:
-        """Give the server's files to its user (the hub runs as root); a hub running as the user keeps them."""
-        ids = self.user_ids() if os.geteuid() == 0 else None
-        if ids is not None:
-            os.chown(path, *ids)
+    def _owner_ids(self) -> tuple[int, int] | None:
+        """Who gets the server's files: its user when the hub runs as root; a hub running as the user keeps them."""
+        return self.user_ids() if os.geteuid() == 0 else None
+
+    @property
+    def _socket_path(self) -> str:
+        return str(Path(self.server_dir) / SOCKET_NAME)
 
     def _remove_server_dir(self) -> None:
         if self.server_dir and Path(self.server_dir).parent == Path(self.state_dir):
@@ -189,23 +219,59 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
 
     async def start(self) -> tuple[str, int]:
         self.checked_choice()  # JupyterHub before 5.3 has no apply_user_options
-        self.local_port = self.remote_port = self.tunnel_pid = 0
+        self.local_port = self.remote_port = self.tunnel_pid = self.relay_pid = 0
         try:
             _, remote_port = await super().start()
             self.remote_port = int(remote_port)
             # The job is running and has called back: its executable (with the API token) was transferred.
             (Path(self.server_dir) / "notebook").unlink(missing_ok=True)
-            self.local_port = free_port()
+            self._start_relay(0)
             await self._open_tunnel()
         except BaseException:
             await self._close_tunnel()
+            await self._end_relay()
             raise
         return "127.0.0.1", self.local_port
 
+    def _start_relay(self, wanted: int) -> None:
+        """Bind 127.0.0.1:<wanted> (0: a port the kernel picks) and hand it to a new relay. OSError if taken."""
+        uid = (self.user_ids() or (os.geteuid(), 0))[0]
+        listener = port.listen(wanted)
+        try:
+            self.local_port = listener.getsockname()[1]
+            self._relay = port.spawn(listener, self._socket_path, uid)
+        finally:
+            listener.close()  # the relay holds it now
+        self.relay_pid = self._relay.pid
+        self._save_state()
+
+    async def _end_relay(self) -> None:
+        if self.relay_pid and self.server_dir:
+            await port.end(self.relay_pid, self._socket_path)
+        if self._relay is not None:
+            self._relay.poll()  # reaped
+            self._relay = None
+        self.relay_pid = 0
+
+    async def _ensure_relay(self) -> bool:
+        """True if our relay holds the server's port. A relay found gone (killed by someone with the power
+        to) is replaced on the same port if no one else took it; the server ends if someone did."""
+        if port.holds_port(self.relay_pid, self.local_port, self._socket_path):
+            return True
+        self.log.warning("The relay of %s (pid %d) does not hold 127.0.0.1:%d; replacing it", self._log_name, self.relay_pid, self.local_port)
+        await self._end_relay()
+        try:
+            self._start_relay(self.local_port)
+        except OSError as exc:
+            self.log.error("127.0.0.1:%d of %s was taken while its relay was gone (%s): ending the server", self.local_port, self._log_name, exc)
+            return False
+        return True
+
     async def _open_tunnel(self) -> None:
         await self._close_tunnel()
-        self._tunnel = Tunnel(self.job_id, self.local_port, self.remote_port, self._prefix())
-        self.log.info("Opening tunnel 127.0.0.1:%s -> job %s port %s for %s", self.local_port, self.job_id, self.remote_port, self._log_name)
+        self._tunnel = Tunnel(self.job_id, self._socket_path, self.remote_port, self._prefix())
+        self.log.info("Opening tunnel 127.0.0.1:%s (relay) -> %s -> job %s port %s for %s",
+                      self.local_port, self._socket_path, self.job_id, self.remote_port, self._log_name)
         try:
             await self._tunnel.open(self.tunnel_timeout, env=self._command_env())
         except TunnelError:
@@ -226,16 +292,19 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
             await self._tunnel.close()
             self._tunnel = None
         elif self.tunnel_pid and self.job_id:
-            kill_stale(self.tunnel_pid, self.job_id)
+            await kill_stale(self.tunnel_pid, self.job_id)
         self.tunnel_pid = 0
 
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
         if status is not None:
             await self._close_tunnel()
+            await self._end_relay()
             self._remove_server_dir()
             return status
-        if self.local_port and self.remote_port and self.state_isrunning() and (self._tunnel is None or not self._tunnel.alive()):
+        if self.local_port and self.remote_port and self.state_isrunning() and not await self._ensure_relay():
+            return await self._give_up()
+        if self.local_port and self.remote_port and self.state_isrunning() and (self._tunnel is None or not self._tunnel.listening()):
             if self._tunnel is None and self.tunnel_pid:
                 self.log.info("Tunnel of %s from an earlier hub (group %d): ending it if it still runs", self._log_name, self.tunnel_pid)
             elif self._tunnel is not None:
@@ -247,15 +316,21 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
                 self._failed_reopens += 1
                 self.log.error("Cannot re-open the tunnel of %s (%d of %d): %s", self._log_name, self._failed_reopens, self.tunnel_retries, exc)
                 if self._failed_reopens >= self.tunnel_retries:
-                    # Unreachable for good: end the job too, so that nothing runs that no one can reach.
-                    await self.cancel_batch_job()
-                    self._remove_server_dir()
-                    self.clear_state()
-                    return 1
+                    return await self._give_up()
         return None
+
+    async def _give_up(self) -> int:
+        """Unreachable for good: end the job too, so that nothing runs that no one can reach."""
+        await self._close_tunnel()
+        await self._end_relay()
+        await self.cancel_batch_job()
+        self._remove_server_dir()
+        self.clear_state()
+        return 1
 
     async def stop(self, now: bool = False) -> None:
         await self._close_tunnel()
+        await self._end_relay()
         try:
             await super().stop(now=now)
         finally:
@@ -265,7 +340,7 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
-        for key in ("local_port", "remote_port", "tunnel_pid", "server_dir"):
+        for key in ("local_port", "remote_port", "tunnel_pid", "relay_pid", "server_dir"):
             if getattr(self, key):
                 state[key] = getattr(self, key)
         return state
@@ -275,11 +350,12 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
         self.local_port = int(state.get("local_port", 0))
         self.remote_port = int(state.get("remote_port", 0))
         self.tunnel_pid = int(state.get("tunnel_pid", 0))
+        self.relay_pid = int(state.get("relay_pid", 0))
         self.server_dir = str(state.get("server_dir", ""))
 
     def clear_state(self) -> None:
         super().clear_state()
-        self.local_port = self.remote_port = self.tunnel_pid = 0
+        self.local_port = self.remote_port = self.tunnel_pid = self.relay_pid = 0
 
 
 class PortOnlyAPIHandler(APIHandler):  # type: ignore[misc]
