@@ -4,7 +4,8 @@ Three instances side by side on one host, each with its own master, local direct
 the central manager, the submit role and one execute class. Each reads its rendered role directory
 byte for byte, then the test overrides (test.d/99-confgen-test.conf), which are only:
 - loopback: NETWORK_INTERFACE = 127.0.0.1 and the central managers' names resolving to 127.0.0.1 in
-  the chroot's /etc/hosts (so the rendered host-based ALLOW lists apply unchanged);
+  the chroot's /etc/hosts (so the rendered host-based ALLOW lists apply unchanged); optionally the
+  execute instance on another loopback address with a name of its own (`Pool.execute_host`);
 - single host: a shared port per instance, one collector and a negotiator without HAD (HAD needs
   two hosts), MASTER_NAME per instance;
 - chroot: FS authentication only (no KDC), no mount or PID namespaces, the container runtime a
@@ -99,6 +100,9 @@ class Pool:
         self.root = root
         self.fragments = fragments
         self.execute_role: str | None = None
+        #: (address, name) of the execute instance when it stands for a host of its own (another
+        #: loopback address with its own name); None: 127.0.0.1 like the others.
+        self.execute_host: tuple[str, str] | None = None
 
     # --- set-up ---------------------------------------------------------------------------------
     def write_hosts(self) -> None:
@@ -106,7 +110,8 @@ class Pool:
         cost HTCondor's tools a DNS timeout of up to 0.5 s per call)."""
         cms = [_maybe(self.fragments, f"CONFGEN_CENTRAL_MANAGER{i}") for i in (1, 2)]
         names = " ".join(n for n in [*cms, "localhost", socket.gethostname()] if n)
-        self.root.write("/etc/hosts", f"127.0.0.1 {names}\n")
+        other = f"{self.execute_host[0]} {self.execute_host[1]}\n" if self.execute_host else ""
+        self.root.write("/etc/hosts", f"127.0.0.1 {names}\n{other}")
 
     def install(self) -> None:
         r = self.root
@@ -136,7 +141,8 @@ class Pool:
         r = self.root
         kind = "execute" if role.startswith("execute-") else role
         r.install_dir(f"{BASE}/{inst}/config.d", role_files(self.fragments, role))
-        r.install_dir(f"{BASE}/{inst}/test.d", {"99-confgen-test.conf": COMMON.format(inst=inst) + PER_ROLE[kind]})
+        own_host = f"NETWORK_INTERFACE = {self.execute_host[0]}\n" if kind == "execute" and self.execute_host else ""
+        r.install_dir(f"{BASE}/{inst}/test.d", {"99-confgen-test.conf": COMMON.format(inst=inst) + PER_ROLE[kind] + own_host})
         r.write(f"{BASE}/{inst}/condor_config", ROOT_CONFIG.format(base=BASE, inst=inst))
         local = r.host(f"{BASE}/{inst}/local")
         if local.exists():
