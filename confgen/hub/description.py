@@ -21,9 +21,9 @@ MARKER = "JupyterHubNotebook"
 ENVIRONMENT_ATTRIBUTE = "JupyterEnvironment"
 ENVIRONMENT_VARIABLE = "CONFGEN_JUPYTER_ENVIRONMENT"
 
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
-_ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9_./-]*")
+_ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def job_attributes(options: Mapping[str, Any], choice: Choice) -> dict[str, str | int | bool]:
@@ -57,7 +57,7 @@ def submit_description(options: Mapping[str, Any], choice: Choice, *, executable
     if again != choice:
         raise OptionsError(["the options changed while they were being checked"])
     for path in (executable, initialdir):
-        if not _SAFE_PATH.match(path):
+        if not _SAFE_PATH.fullmatch(path):
             raise ValueError(f"unsafe path {path!r} for a submit description")
     lines = [
         "universe = vanilla",
@@ -77,7 +77,7 @@ def submit_description(options: Mapping[str, Any], choice: Choice, *, executable
 
 
 def _attribute(name: str) -> str:
-    if not _ATTRIBUTE.match(name):
+    if not _ATTRIBUTE.fullmatch(name):
         raise ValueError(f"unsafe attribute name {name!r}")
     return name
 
@@ -88,7 +88,7 @@ def _classad_literal(value: str | int | bool) -> str:
     if isinstance(value, int):
         return str(value)
     # Values are names from the site's lists (checked again above); refuse anything a string could escape with.
-    if not re.match(r"^[A-Za-z0-9_.+-]*$", value):
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]*", value):
         raise ValueError(f"unsafe attribute value {value!r}")
     return f'"{value}"'
 
@@ -103,7 +103,7 @@ def notebook_script(environment: Mapping[str, str], command: list[str]) -> str:
              "# private file, not in the job ad. Written by the spawner; removed on the hub once the job runs.",
              "set -e"]
     for name in sorted(environment):
-        if not _ENV_NAME.match(name):
+        if not _ENV_NAME.fullmatch(name):
             raise ValueError(f"unsafe environment variable name {name!r}")
         lines.append(f"export {name}={shlex.quote(environment[name])}")
     lines.append("exec " + " ".join(shlex.quote(part) for part in command))

@@ -25,7 +25,7 @@ FORMAT = 1
 #: job attributes come after them, under their own names (confgen refuses an attribute named like these).
 FIXED = ("os", "cpus", "memory_gb", "runtime_hours", "gpus", "environment")
 
-_NUMBER = re.compile(r"^[0-9]{1,9}$")
+_NUMBER = re.compile(r"[0-9]{1,9}")
 _MAX_TEXT = 200
 
 
@@ -134,7 +134,7 @@ def _one(raw: Any, label: str, spec: Mapping[str, Any], problems: list[str]) -> 
             return None
         return str(raw)
     if isinstance(raw, str):
-        if not _NUMBER.match(raw):
+        if not _NUMBER.fullmatch(raw):
             problems.append(f"{label}: {_show(raw)} is not a whole number from {spec['min']} to {spec['max']}")
             return None
         raw = int(raw)
