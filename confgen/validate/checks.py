@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from confgen.diagnostics import Diagnostic
@@ -30,10 +31,17 @@ class Tally:
     evaluated: int = 0
     failures: list[Diagnostic] = dataclasses.field(default_factory=list)
 
-    def expect(self, ok: bool, path: PathKey, message: str) -> None:
+    def expect(self, ok: bool, path: PathKey, message: str | Callable[[], str]) -> None:
+        """Count one check; a failure is reported with `message` (a callable is called only then:
+        a message that shows a reason naming every OS would cost as much as the check itself)."""
         self.evaluated += 1
         if not ok:
-            self.failures.append(self.site.diag(path, message, code="check"))
+            self.failures.append(self.site.diag(path, message if isinstance(message, str) else message(), code="check"))
+
+
+def later(template: str, *args: object) -> Callable[[], str]:
+    """A failure message formatted only if it is shown (`template.format(*args)`)."""
+    return lambda: template.format(*args)
 
 
 def sample_owner(site: Site) -> str:
@@ -92,8 +100,13 @@ def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole |
 def _notebooks(t: Tally, options: dict[str, Any], execute: dict[str, ExecuteRole], submit: SubmitRole) -> None:
     """Every corner of the JupyterHub options is a job the pool accepts, starts, and gives the chosen image."""
     site, where = t.site, ("jupyterhub",)
-    t.expect(set(options["os"]["choices"]) == set(site.notebook_os()), where,
-             f"the form offers {options['os']['choices']}, the classes that take notebooks offer {site.notebook_os()}")
+    notebook_os = site.notebook_os()
+    t.expect(set(options["os"]["choices"]) == set(notebook_os), where,
+             f"the form offers {options['os']['choices']}, the classes that take notebooks offer {notebook_os}")
+    # Built once: a class's slot ad holds its list of OSes, so building it per corner was quadratic.
+    slots = {c.role: execute[c.role].slot(node_attrs(site)) for c in site.node_classes if c.role in execute}
+    offers = {c.role: frozenset(c.images) for c in site.node_classes}
+    candidates = {gpus: [c for c in site.notebook_classes(gpus=gpus) if c.role in execute] for gpus in (False, True)}
     for corner in hub.corners(options):
         try:
             choice = hub.check(options, corner)
@@ -104,13 +117,12 @@ def _notebooks(t: Tally, options: dict[str, Any], execute: dict[str, ExecuteRole
         job = {"Owner": sample_owner(site), **notebook.job_attributes(options, choice),
                "RequestCpus": req["request_cpus"], "RequestMemory": req["request_memory"], "RequestGPUs": req.get("request_gpus", 0)}
         accepted, reason = submit.decide(job)
-        t.expect(accepted is True, where, f"the notebook {corner} is refused at submit: {reason}")
+        t.expect(accepted is True, where, later("the notebook {} is refused at submit: {}", corner, reason))
         ad = submit.transformed(job)
-        classes = [c for c in site.notebook_classes(gpus=choice.gpus > 0) if choice.os in c.images and c.role in execute]
+        classes = [c for c in candidates[choice.gpus > 0] if choice.os in offers[c.role]]
         t.expect(bool(classes), where, f"no node class runs the notebook {corner}")
         for cls in classes:
-            role = execute[cls.role]
-            slot = role.slot(node_attrs(site))
+            role, slot = execute[cls.role], slots[cls.role]
             starts = role.eval("START", slot, ad)
             t.expect(starts is True, where, f"{cls.role} does not start the notebook {corner} (START = {starts!r})")
             got = role.eval("SINGULARITY_IMAGE_EXPR", slot, ad)
@@ -128,13 +140,13 @@ def _images(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
     got = role.eval("SINGULARITY_IMAGE_EXPR", slot, job_ad({}))
     t.expect(got == site.images[site.default_os], ("containers", "default"),
              f"on {cls.role} a job naming no OS gets the image {got!r}, expected the default {site.images[site.default_os]!r}")
-    offered = role.config.get(OFFERED)
-    t.expect(offered is not None, where, f"{cls.role} does not advertise {OFFERED}")
+    t.expect(role.config.get(OFFERED) is not None, where, f"{cls.role} does not advertise {OFFERED}")
     for job in _samples(site, cls):
         got = role.eval("SINGULARITY_JOB", slot, job_ad(job))
         want = True if site.all_jobs else attr in job
         t.expect(got is want, ("containers", "all_jobs"), f"on {cls.role} SINGULARITY_JOB is {got!r} for the job {job}, expected {want}")
-    for os_name in [o for o in site.images if o not in cls.images] + _strangers(site):
+    offered = set(cls.images)
+    for os_name in [o for o in site.images if o not in offered] + _strangers(site):
         job = {attr: os_name}
         got = role.eval("START", slot, job_ad(job))
         t.expect(got is False, (*where, "images"),
@@ -201,10 +213,12 @@ def _submit_policy(t: Tally, submit: SubmitRole) -> None:
     attr = site.job_attribute
     for i, user in enumerate(site.blocked_users):
         _decide(t, submit, base_job(site, Owner=user), False, ("security", "blocked_users", i), "blocked_users")
-    for os_name in site.offered_anywhere():
+    offered = site.offered_anywhere()
+    for os_name in offered:
         _decide(t, submit, base_job(site, **{attr: os_name}), True, ("containers", "images", os_name), None)
+    listed = ", ".join(offered)
     for stranger in _strangers(site):
-        _decide(t, submit, base_job(site, **{attr: stranger}), False, ("containers", "images"), (f'"{stranger}"', ", ".join(site.offered_anywhere())))
+        _decide(t, submit, base_job(site, **{attr: stranger}), False, ("containers", "images"), (f'"{stranger}"', listed))
     _decide(t, submit, base_job(site), True, ("containers", "default"), None)
     for a in site.job_attributes:
         where: PathKey = ("job_attributes", a.name)
@@ -235,30 +249,28 @@ def _decide(t: Tally, submit: SubmitRole, job: dict[str, Any], want: bool, where
         t.expect(False, where, f"a submit requirement is not boolean for the job {job}: {reason}")
         return
     verb = "accepted" if want else "rejected"
-    t.expect(got is want, where, f"the job {job} should be {verb} at submit; it was {'accepted' if got else 'rejected: ' + reason}")
+    t.expect(got is want, where, later("the job {} should be {} at submit; it was {}{}", job, verb, "accepted" if got else "rejected: ", "" if got else reason))
     if not want and got is False and reason_has is not None:
         for needle in (reason_has,) if isinstance(reason_has, str) else reason_has:
-            t.expect(needle in reason, where, f"the reason {reason!r} should name {needle!r}")
+            t.expect(needle in reason, where, later("the reason {!r} should name {!r}", reason, needle))
 
 
 def _agreement(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitRole) -> None:
     """A job the submit check accepts gets exactly the image it named on every class that starts it."""
     site = t.site
     names = list(site.images) + _strangers(site)
+    # Built once per class: a slot ad holds the class's list of OSes (per name and class it was quadratic).
+    roles = [(role, role.slot(node_attrs(site))) for role in (execute.get(c.role) for c in site.node_classes) if role is not None]
     for os_name in names:
         job = base_job(site, **{site.job_attribute: os_name})
         accepted, _ = submit.decide(job)
-        for cls in site.node_classes:
-            role = execute.get(cls.role)
-            if role is None:
-                continue
-            slot = role.slot(node_attrs(site))
-            ad = submit.transformed(job)
+        ad = submit.transformed(job)
+        for role, slot in roles:
             starts = role.eval("START", slot, ad)
             if accepted and starts is True:
                 got = role.eval("SINGULARITY_IMAGE_EXPR", slot, ad)
                 t.expect(got == site.images.get(os_name), ("containers", "images"),
-                         f"{cls.role} starts a job naming {os_name} but gives it the image {got!r}")
+                         f"{role.config.role} starts a job naming {os_name} but gives it the image {got!r}")
 
 
 def _site_check(t: Tally, check: Check, execute: dict[str, ExecuteRole], submit: SubmitRole | None) -> None:

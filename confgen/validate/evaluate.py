@@ -4,6 +4,7 @@ and the decisions HTCondor would take (START, the image, the bind list, the subm
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import time
 from typing import Any
@@ -99,25 +100,38 @@ class SubmitRole:
     config: RoleConfig
     exprs: dict[str, classad2.ExprTree]
 
-    def transformed(self, attrs: dict[str, Value]) -> classad2.ClassAd:
-        """The job as the schedd stores it: the DEFAULT lines of the rendered transforms applied."""
-        ad = job_ad(attrs)
+    @functools.cached_property
+    def _defaults(self) -> list[tuple[str, Value]]:
+        """(attribute, value) of every DEFAULT line of the rendered transforms, in order; read once."""
+        defaults: list[tuple[str, Value]] = []
         for name in re.split(r"[\s,]+", self.config.get("JOB_TRANSFORM_NAMES") or ""):
             body = self.config.get(f"JOB_TRANSFORM_{name}") if name else None
             for line in (body or "").split("\n"):
                 parts = line.strip().split(None, 2)
-                if len(parts) == 3 and parts[0].upper() == "DEFAULT" and parts[1] not in ad:
-                    ad[parts[1]] = classad2.ExprTree(parts[2]).eval()
+                if len(parts) == 3 and parts[0].upper() == "DEFAULT":
+                    defaults.append((parts[1], classad2.ExprTree(parts[2]).eval()))
+        return defaults
+
+    @functools.cached_property
+    def _requirements(self) -> tuple[str, ...]:
+        return tuple(n for n in re.split(r"[\s,]+", self.config.get("SUBMIT_REQUIREMENT_NAMES") or "") if n)
+
+    def transformed(self, attrs: dict[str, Value]) -> classad2.ClassAd:
+        """The job as the schedd stores it: the DEFAULT lines of the rendered transforms applied."""
+        ad = job_ad(attrs)
+        for name, value in self._defaults:
+            if name not in ad:
+                ad[name] = value
         return ad
 
     def requirement_names(self) -> list[str]:
-        return [n for n in re.split(r"[\s,]+", self.config.get("SUBMIT_REQUIREMENT_NAMES") or "") if n]
+        return list(self._requirements)
 
     def decide(self, attrs: dict[str, Value]) -> tuple[bool | None, str]:
         """(accepted, reason) as the schedd decides; accepted is None if a requirement is not boolean."""
         job = self.transformed(attrs)
         schedd = classad2.ClassAd()
-        for name in self.requirement_names():
+        for name in self._requirements:
             expr = self.exprs.get(f"SUBMIT_REQUIREMENT_{name}".upper())
             if expr is None:
                 continue
