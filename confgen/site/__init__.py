@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from confgen.errors import InputError
+from confgen.site.bounds import check_bounds
 from confgen.site.load import read_document
 from confgen.site.model import Site, build_site
 from confgen.site.schema import check_schema
@@ -21,6 +22,9 @@ def load_site(path: str | os.PathLike[str], display: str | None = None) -> Site:
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__ if doc.data is not None else "null"
         raise InputError([doc.diag((), f"the top level is a {kind}; expected a mapping with the sections site, containers, node_classes", code="schema")])
+    problems = check_bounds(doc)
+    if problems:
+        raise InputError(problems)
     problems = check_schema(doc)
     if problems:
         raise InputError(problems)
