@@ -187,6 +187,9 @@ async def _wait_group_gone(pgid: int, grace: float) -> None:
     while _group_alive(pgid) and loop.time() < deadline:
         await asyncio.sleep(0.05)
     _signal_group(pgid, signal.SIGKILL)
+    deadline = loop.time() + 1.0  # SIGKILL takes effect at once, but the processes leave a moment later
+    while _group_alive(pgid) and loop.time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
+from pathlib import Path
 
 from confgen.hub.tunnel import group_members, kill_stale
 
@@ -31,8 +33,16 @@ async def _ticks_while(coro: asyncio.Future[bool] | asyncio.Task[bool]) -> tuple
     return result, max(gaps, default=0.0)
 
 
+def _started(argv: list[str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(argv, start_new_session=True)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{proc.pid}/cmdline").read_bytes() == b"" and time.monotonic() < deadline:
+        time.sleep(0.01)  # Popen may return before the new program's argv is visible
+    return proc
+
+
 def test_kill_stale_does_not_block_the_event_loop_for_a_group_that_ignores_sigterm() -> None:
-    stale = subprocess.Popen(["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done", "condor_ssh_to_job", "42.0"], start_new_session=True)
+    stale = _started(["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done", "condor_ssh_to_job", "42.0"])
     try:
         async def main() -> tuple[bool, float]:
             return await _ticks_while(asyncio.ensure_future(kill_stale(stale.pid, "42.0")))
@@ -46,7 +56,7 @@ def test_kill_stale_does_not_block_the_event_loop_for_a_group_that_ignores_sigte
 
 
 def test_kill_stale_leaves_a_process_that_is_not_that_jobs_tunnel_alone() -> None:
-    other = subprocess.Popen(["sh", "-c", "sleep 30", "condor_ssh_to_job", "43.0"], start_new_session=True)
+    other = _started(["sh", "-c", "sleep 30", "condor_ssh_to_job", "43.0"])
     try:
         assert asyncio.run(kill_stale(other.pid, "42.0")) is False
         assert other.poll() is None
