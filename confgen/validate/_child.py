@@ -2,7 +2,10 @@
 
 Run as `python -m confgen.validate._child` with a JSON job list on stdin. A syntax error makes
 HTCondor call exit(1) inside this process and a macro cycle hangs it: the parent watches for both.
-Output, one line each: `ROLE <name>` before a role is loaded, then `KNOBS <json>` after it.
+Output, one line each: `ROLE <name>` before a role is loaded, `LOADED` once the parser has read
+it, `PROBE <knob>` before each knob's final text is expanded, then `KNOBS <json>`. The parent gives
+each step its own time and, from the last line it read, tells a role too large to read in time
+from a knob whose expansion does not end (a macro cycle).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ def main() -> None:
         print("ROLE", job["role"], flush=True)
         os.environ["CONDOR_CONFIG"] = job["root"]
         htcondor2.reload_config()
+        print("LOADED", flush=True)
         values = {}
         for knob, probe in job["probes"].items():
+            print("PROBE", knob, flush=True)
             value = htcondor2.param.get(probe)
             values[knob] = None if value is None else str(value)
         print("KNOBS", json.dumps(values), flush=True)

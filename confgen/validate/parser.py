@@ -16,9 +16,17 @@ from pathlib import Path
 
 from confgen.diagnostics import Diagnostic
 from confgen.render import Fragment, htcondor_roles
+from confgen.site.bounds import MAX_RENDERED
 
-#: Seconds one role may take to load before it counts as a macro cycle (a cycle hangs the parser).
+#: Seconds each step of the parser's child may take: reading one role, or expanding one knob. A
+#: macro cycle makes the expansion of a knob that is part of it hang.
 ROLE_TIMEOUT = 10.0
+#: Bytes of configuration in one role given to HTCondor's parser. site/bounds.py refuses a site
+#: that would render more, so this holds only for fragments that did not come from a site.
+MAX_ROLE_BYTES = MAX_RENDERED
+#: Up to this many bytes a role expands any knob far within ROLE_TIMEOUT: a step that takes longer
+#: is a macro cycle. (The largest role the bounds allow expands its longest knob in about 3 s.)
+CYCLE_CERTAIN_BYTES = 1024 * 1024
 
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\s*(@?=)")
 _ERROR_LINE = re.compile(r"Configuration Error Line (\d+) while reading config source (\S+)")
@@ -57,9 +65,18 @@ def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout:
     by_role: dict[str, list[Fragment]] = {}
     for frag in htcondor_roles(fragments):
         by_role.setdefault(frag.role, []).append(frag)
+    problems: list[Diagnostic] = []
+    sizes = {role: sum(len(f.text.encode()) for f in frags) for role, frags in by_role.items()}
+    for role, size in sorted(sizes.items()):
+        if size > MAX_ROLE_BYTES:  # checked before any parser runs: it would take minutes and gigabytes
+            problems.append(Diagnostic(f"{outdir_label}/{role}", 0, 0, "",
+                                       f"this role is {size:,} bytes of configuration; HTCondor's config parser is given at most "
+                                       f"{MAX_ROLE_BYTES:,}: render fewer OS images or binds into it", "htcondor"))
+            del by_role[role]
     with tempfile.TemporaryDirectory(prefix="confgen-check-") as tmp:
         jobs, origins = _stage(Path(tmp), by_role)
-        results, problems = _run(jobs, timeout, Path(tmp), outdir_label)
+        results, run_problems = _run(jobs, timeout, Path(tmp), outdir_label, sizes)
+        problems += run_problems
     configs = {role: RoleConfig(role, knobs, origins[role]) for role, knobs in results.items()}
     return configs, problems
 
@@ -90,12 +107,12 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]]) -> tuple[list[dict[str
     return jobs, origins
 
 
-def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str) -> tuple[dict[str, dict[str, str | None]], list[Diagnostic]]:
+def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, sizes: dict[str, int]) -> tuple[dict[str, dict[str, str | None]], list[Diagnostic]]:
     results: dict[str, dict[str, str | None]] = {}
     problems: list[Diagnostic] = []
     pending = list(jobs)
     while pending:
-        done, failure, failed_role = _one_child(pending, timeout, tmp, label)
+        done, failure, failed_role = _one_child(pending, timeout, tmp, label, sizes)
         results.update(done)
         if failure is not None:
             problems.append(failure)
@@ -108,7 +125,7 @@ def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str) -
     return results, problems
 
 
-def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str) -> tuple[dict[str, dict[str, str | None]], Diagnostic | None, str | None]:
+def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, sizes: dict[str, int]) -> tuple[dict[str, dict[str, str | None]], Diagnostic | None, str | None]:
     env = {k: v for k, v in os.environ.items() if not k.lower().startswith("_condor_")}
     proc = subprocess.Popen([sys.executable, "-m", "confgen.validate._child"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -117,6 +134,7 @@ def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: 
     proc.stdin.close()
     done: dict[str, dict[str, str | None]] = {}
     current: str | None = None
+    step: str | None = None  # None: reading the role; else the knob being expanded
     buffer = b""
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
@@ -127,7 +145,7 @@ def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: 
             if left <= 0 or not sel.select(left):
                 proc.kill()
                 proc.wait()
-                return done, _cycle(current, label), current
+                return done, _timed_out(current, step, sizes.get(current or "", 0), timeout, label), current
             chunk = os.read(proc.stdout.fileno(), 1 << 20)
             if not chunk:
                 break
@@ -136,7 +154,9 @@ def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: 
             for raw_line in lines:
                 kind, _, rest = raw_line.decode().partition(" ")
                 if kind == "ROLE":
-                    current, deadline = rest, time.monotonic() + timeout
+                    current, step, deadline = rest, None, time.monotonic() + timeout
+                elif kind in ("LOADED", "PROBE"):  # each step of a role gets its own time
+                    step, deadline = rest or None, time.monotonic() + timeout
                 elif kind == "KNOBS" and current is not None:
                     done[current] = json.loads(rest)
                     current = None
@@ -151,9 +171,23 @@ def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: 
     return done, None, None
 
 
-def _cycle(role: str | None, label: str) -> Diagnostic:
-    return Diagnostic(f"{label}/{role}", 0, 0, "",
-                      "HTCondor's config parser did not finish loading this role: a macro cycle (a knob that refers to itself through others)", "htcondor")
+def _timed_out(role: str | None, knob: str | None, size: int, timeout: float, label: str) -> Diagnostic:
+    """What a step that did not finish in time means: reading the role, or expanding one knob."""
+    if role is None:
+        return Diagnostic(label, 0, 0, "", f"HTCondor's config parser did not start within {timeout:g} s", "htcondor")
+    where = f"{label}/{role}"
+    if knob is None:
+        return Diagnostic(where, 0, 0, "",
+                          f"HTCondor's config parser did not finish reading this role within {timeout:g} s ({size:,} bytes of "
+                          "configuration); render fewer OS images or binds into it, or check on a less busy machine", "htcondor")
+    if size <= CYCLE_CERTAIN_BYTES:
+        return Diagnostic(where, 0, 0, knob,
+                          f"HTCondor's config parser did not finish expanding {knob} within {timeout:g} s: a macro cycle "
+                          "(a knob that refers to itself through others)", "htcondor")
+    return Diagnostic(where, 0, 0, knob,
+                      f"HTCondor's config parser did not finish expanding {knob} within {timeout:g} s; the role has {size:,} bytes "
+                      "of configuration: a macro cycle (a knob that refers to itself through others), or more than the parser "
+                      "expands in that time (render fewer OS images into it)", "htcondor")
 
 
 def _syntax_error(role: str | None, stderr: str, tmp: Path, label: str) -> Diagnostic:
