@@ -31,8 +31,12 @@ def entries(config: RoleConfig, level: str) -> list[tuple[str, str]]:
 
 
 def expected_pool_hosts(site: Site) -> set[str]:
-    data = site.doc.data.get("security", {})
-    return set(data.get("pool_hosts", [f"*.{site.uid_domain}"]))
+    """What the site lists (default: its UID domain), and each central manager outside those names."""
+    listed = site.doc.data.get("security", {}).get("pool_hosts", [f"*.{site.uid_domain}"])
+    names = [p.lower() for p in listed]
+    def covered(cm: str) -> bool:
+        return cm.lower() in names or any(p.startswith("*.") and cm.lower().endswith(p[1:]) for p in names)
+    return set(listed) | {cm for cm in site.central_managers if not covered(cm)}
 
 
 @pytest.fixture(scope="module", params=SITES, ids=[name for name, _ in SITES])

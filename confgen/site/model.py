@@ -172,7 +172,7 @@ def build_site(doc: Document) -> Site:
         integrity=sec.get("integrity", "required"),
         queue_super_users=tuple(sec.get("queue_super_users", ["root", "condor"])),
         blocked_users=tuple(sec.get("blocked_users", [])),
-        pool_hosts=tuple(sec.get("pool_hosts", [f"*.{site['uid_domain']}"])),
+        pool_hosts=_pool_hosts(sec.get("pool_hosts", [f"*.{site['uid_domain']}"]), site["central_managers"]),
         runtime=cont.get("runtime", "/usr/bin/apptainer"),
         all_jobs=cont.get("all_jobs", True),
         job_attribute=cont.get("job_attribute", "ContainerOS"),
@@ -189,6 +189,14 @@ def build_site(doc: Document) -> Site:
         checks=tuple(_check(i, c) for i, c in enumerate(d.get("checks", []))),
         jupyterhub=_jupyterhub(d.get("jupyterhub")),
     )
+
+
+def _pool_hosts(listed: list[str], central_managers: list[str]) -> tuple[str, ...]:
+    """The listed pool hosts, then each central manager no listed name pattern covers: a central
+    manager's daemons (HAD, replication, its master) are always the pool's own."""
+    def covered(host: str) -> bool:
+        return any(p.lower() == host.lower() or (p.startswith("*.") and host.lower().endswith(p[1:].lower())) for p in listed)
+    return tuple(listed) + tuple(cm for cm in central_managers if not covered(cm))
 
 
 def _bind(b: str | dict[str, Any]) -> Bind:
