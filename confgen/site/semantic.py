@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -14,7 +15,11 @@ from confgen.site.model import Site
 from confgen.site.pool_hosts import pool_hosts_problems
 
 OS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-DURATION = re.compile(r"^([1-9][0-9]{0,6})([smh]?)$")
+DURATION = re.compile(r"([1-9][0-9]{0,6})([smh]?)")  # fullmatch: '$' would match before a final newline
+#: Longest periods of the startd cron jobs (HTCondor keeps a period in 32-bit unsigned seconds, so
+#: 9999999h became another period): START trusts a health report until the next one, and a due reboot
+#: waits for the next run of the check to be noticed.
+MAX_PERIOD_S = {"health": 24 * 3600, "reboots": 7 * 24 * 3600}
 
 #: Characters that end, split or re-interpret a config line, a ClassAd string or a bind list.
 _PATH_FORBIDDEN = {'"': "a double quote", "'": "a single quote", ",": "a comma", "$": "a '$'", "#": "a '#'", "\\": "a backslash"}
@@ -58,6 +63,8 @@ def path_problem(value: str, *, colon: bool = False) -> str | None:
             return f"{value!r} contains {_PATH_FORBIDDEN[ch]}, which would break or inject into the configuration"
         if colon and ch == ":":
             return f"{value!r} contains a colon, which separates source, target and options in a bind"
+    if dots := [segment for segment in value.split("/") if segment in (".", "..")]:
+        return f"{value!r} has a {dots[0]!r} segment; write the path without . and .. segments: {posixpath.normpath(value)}"
     return None
 
 
@@ -66,7 +73,7 @@ def _containers(site: Site) -> Iterator[Diagnostic]:
     seen: dict[str, str] = {}
     for name, image in site.images.items():
         where = base + ("images", name)
-        if not OS_NAME.match(name):
+        if not OS_NAME.fullmatch(name):  # match: "$" would match before a final newline
             yield site.diag(where, f"OS name {name!r} must match ^[A-Za-z][A-Za-z0-9_]*$ (a letter, then letters, digits, '_')", key=True)
         elif name.lower() in seen:
             yield site.diag(where, f"OS name {name!r} differs from {seen[name.lower()]!r} only in case; HTCondor compares these names without case", key=True)
@@ -152,7 +159,7 @@ def _job_attributes(site: Site) -> Iterator[Diagnostic]:
 
 
 def duration_seconds(text: str) -> int | None:
-    m = DURATION.match(text)
+    m = DURATION.fullmatch(text)
     if not m:
         return None
     return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
@@ -162,18 +169,24 @@ def _schedules(site: Site) -> Iterator[Diagnostic]:
     if site.health_script is not None:
         if problem := path_problem(site.health_script):
             yield site.diag(("health", "script"), problem)
-        if duration_seconds(site.health_period) is None:
-            yield site.diag(("health", "period"), f"{site.health_period!r} is not a duration; write for example 90s, 5m or 1h")
+        yield from _period(site, "health", site.health_period)
     r = site.reboots
     if r is not None:
         if problem := path_problem(r["check"]):
             yield site.diag(("reboots", "check"), problem)
-        if duration_seconds(r["period"]) is None:
-            yield site.diag(("reboots", "period"), f"{r['period']!r} is not a duration; write for example 90s, 5m or 1h")
+        yield from _period(site, "reboots", r["period"])
         attr = next((a for a in site.job_attributes if a.name == r["runtime_attribute"]), None)
         if attr is None or attr.type != "integer":
             yield site.diag(("reboots", "runtime_attribute") if "runtime_attribute" in site.doc.data["reboots"] else ("reboots",),
                             f"the runtime attribute {r['runtime_attribute']!r} must be an integer entry of job_attributes (hours), so draining nodes can backfill short jobs")
+
+
+def _period(site: Site, section: str, text: str) -> Iterator[Diagnostic]:
+    seconds, most = duration_seconds(text), MAX_PERIOD_S[section]
+    if seconds is None:
+        yield site.diag((section, "period"), f"{text!r} is not a duration; write for example 90s, 5m or 1h")
+    elif seconds > most:
+        yield site.diag((section, "period"), f"{text} ({seconds} s) is longer than the longest {section} period, {most // 3600}h; write at most {most // 3600}h")
 
 
 def _checks(site: Site) -> Iterator[Diagnostic]:
