@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
@@ -36,6 +35,7 @@ from hypothesis_jsonschema import from_schema
 from confgen.cli import main
 from confgen.errors import InputError
 from confgen.render import render_site
+from tests import unambiguous_yaml
 from tests.conftest import ROOT, site_from_text
 
 SCHEMA = json.loads((ROOT / "schemas" / "site.schema.json").read_text())
@@ -94,7 +94,7 @@ def shuffled(value: Any, rnd: random.Random) -> Any:
 
 
 def dump(site: dict[str, Any]) -> str:
-    return yaml.safe_dump(site, sort_keys=False, allow_unicode=True)
+    return unambiguous_yaml.dump(site, sort_keys=False, allow_unicode=True)
 
 
 class Hang(Exception):

@@ -2,7 +2,8 @@
 
 PyYAML's safe composer builds the node tree (it keeps `start_mark`); this module turns it into plain
 data itself so that duplicate keys, alias bombs, over-deep nesting and non-string keys are refused
-with a position instead of being silently accepted or crashing the process.
+with a position instead of being silently accepted or crashing the process, and so is what YAML 1.1
+and YAML 1.2 read differently, tags, and strings and numbers no config line can hold (scalars.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 
 from confgen.diagnostics import Diagnostic
+from confgen.site import scalars
 
 #: Larger files are refused before parsing: a site description is a few kilobytes.
 MAX_BYTES = 4 * 1024 * 1024
@@ -35,6 +37,8 @@ class Document:
     data: Any
     values: dict[PathKey, tuple[int, int]]
     keys: dict[PathKey, tuple[int, int]]
+    #: The text of plain scalars that are not strings (numbers, booleans), as written.
+    literals: dict[PathKey, str] = dataclasses.field(default_factory=dict)
 
     def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
         """Position of `path`, or of its nearest ancestor that has one."""
@@ -85,8 +89,11 @@ def parse_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]
     """Parse YAML text into a Document."""
     if text.startswith("\ufeff"):
         text = text[1:]
+    breaks = scalars.odd_line_breaks(text)
+    if breaks:
+        return None, [Diagnostic(name, line, col, "", message, "yaml") for line, col, message in breaks]
     try:
-        loader = yaml.SafeLoader(text)
+        loader = scalars.StrictLoader(text)
     except yaml.reader.ReaderError as exc:  # raised on construction, for a character YAML forbids anywhere
         before = text[: exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
@@ -110,6 +117,8 @@ def parse_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]
     finally:
         sys.setrecursionlimit(old_limit)
         loader.dispose()
+    if loader.explicit_tags:
+        return None, [_at(name, mark, "", scalars.tag_message(tag, kind), "yaml") for mark, tag, kind in loader.explicit_tags]
     if root is None:
         return None, [Diagnostic(name, 1, 1, "", "the file is empty; expected a mapping with the sections site, containers, node_classes", "yaml")]
     doc = Document(name, None, {}, {})
@@ -119,7 +128,7 @@ def parse_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]
     except _Refused as exc:
         return None, [_at(name, exc.mark, dotted(exc.path), exc.message, "yaml")]
     if builder.problems:
-        return None, builder.problems
+        return None, sorted(builder.problems)
     return doc, []
 
 
@@ -153,6 +162,11 @@ def _at(name: str, mark: yaml.Mark | None, path: str, message: str, code: str) -
     return Diagnostic(name, mark.line + 1, mark.column + 1, path, message, code)
 
 
+def _is_sample_value(path: PathKey) -> bool:
+    """checks[i].job.<attr>, checks[i].slot.<attr>, checks[i].expect.reason: text a check evaluates."""
+    return len(path) == 4 and path[0] == "checks" and (path[2] in ("job", "slot") or path[2:] == ("expect", "reason"))
+
+
 def _pos(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -165,6 +179,10 @@ class _Builder:
         self.count = 0
         self.problems: list[Diagnostic] = []
         self.scalars = yaml.SafeLoader("")
+        #: (id of a scalar node, sample) -> its value and problem: an alias reuses its anchor's node,
+        #: so a long value aliased 300 times is read and scanned once.
+        self.read: dict[tuple[int, bool], tuple[Any, str | None]] = {}
+        self.refused: set[int] = set()
 
     def build(self, node: yaml.Node, path: PathKey, depth: int) -> Any:
         self.count += 1
@@ -177,12 +195,38 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        sample = _is_sample_value(path)
+        if (id(node), sample) not in self.read:
+            self.read[id(node), sample] = self._scalar(node, sample=sample)
+        value, problem = self.read[id(node), sample]
+        if problem is not None and id(node) not in self.refused:
+            self.refused.add(id(node))  # reported once, not again for each alias of it
+            self._refuse(node, path, problem)
+        elif node.style is None and not isinstance(value, str):
+            self.doc.literals[path] = str(node.value)
+        return value
+
+    def _scalar(self, node: yaml.ScalarNode, *, sample: bool = False) -> tuple[Any, str | None]:
+        """The value of a scalar node, and why it is refused (None if it is not). A check's sample
+        value is a ClassAd string for the evaluator, never config text: it may hold any character."""
         try:
-            return self.scalars.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise _Refused(node.start_mark, f"cannot read this value: {getattr(exc, 'problem', exc)}", path) from None
-        except (ValueError, OverflowError) as exc:
-            raise _Refused(node.start_mark, f"cannot read this value: {exc}", path) from None
+            value = self.scalars.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            if node.style is not None:  # not reached: a quoted or block scalar is a string
+                return None, f"cannot read this value: {getattr(exc, 'problem', exc)}"
+            value = scalars.Special(node.tag)  # <<, =, or a date that does not exist
+        if node.style is None and (problem := scalars.ambiguity(str(node.value), value)):
+            return None, problem
+        if isinstance(value, str):
+            return value, None if sample else scalars.text_problem(value, node.style)
+        if isinstance(value, int | float):
+            return value, scalars.number_problem(value, str(node.value))
+        return value, None
+
+    def _refuse(self, node: yaml.Node, path: PathKey, message: str) -> None:
+        line, col = _pos(node)
+        self.problems.append(Diagnostic(self.doc.file, line, col, dotted(path), message, "yaml"))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -190,6 +234,12 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise _Refused(key_node.start_mark, "merge keys (<<) are not supported; write the keys out", path)
+            if isinstance(key_node, yaml.ScalarNode) and key_node.style is None and key_node.tag != "tag:yaml.org,2002:str":
+                # A key YAML 1.1 and 1.2 read differently gets the hint; a number key is refused below.
+                key_value, key_problem = self._scalar(key_node)
+                if key_problem is not None and not isinstance(key_value, int | float):
+                    self._refuse(key_node, path, "key " + key_problem)
+                    continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
                 line, col = _pos(key_node)
@@ -197,6 +247,12 @@ class _Builder:
                 continue
             key = str(key_node.value)
             here = _pos(key_node)
+            if key_node.style is None and (problem := scalars.ambiguity(key, key)):  # y, n, 0o17, 1e3: strings to PyYAML
+                self._refuse(key_node, path, "key " + problem)
+                continue
+            if problem := scalars.text_problem(key, key_node.style):
+                self._refuse(key_node, path + (key,), "key " + problem)
+                continue
             if key in first_seen:
                 line, col = first_seen[key]
                 self.problems.append(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,10 +50,43 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+def _is_integer(checker: object, instance: object) -> bool:
+    """An integer is an int: 9618.0 is a float where an integer is meant (jsonschema counts it as one)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+@functools.cache
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    r"""`pattern` with ECMA-262's meaning of `$` (the end of the text): Python's `$` also matches before a
+    final line break, so '^[a-z]+$' accepted 'BAF\n'. Every `$` outside a character class becomes `\Z`."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        out.append("\\Z" if ch == "$" and not in_class else ch)
+        i += 1
+    return re.compile("".join(out))
+
+
+def _pattern(validator: jsonschema.protocols.Validator, pattern: str, instance: object, _schema: object) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and not ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())
+    base = jsonschema.validators.validator_for(schema())
+    cls = jsonschema.validators.extend(base, validators={"pattern": _pattern},  # type: ignore[no-untyped-call]
+                                       type_checker=base.TYPE_CHECKER.redefine("integer", _is_integer))
+    validator: jsonschema.protocols.Validator = cls(schema())
+    return validator
 
 
 def check_schema(doc: Document) -> list[Diagnostic]:
@@ -74,6 +109,9 @@ def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
     if error.validator == "required":
         return [doc.diag(path, error.message, code="schema")]
     if error.validator in ("anyOf", "oneOf") and error.context:
+        chosen = _chosen_alternative(error.context)
+        if chosen:  # the alternative the value names (type: integer): its own errors, each at its value
+            return [d for sub in chosen for d in _diagnostics(doc, sub)]
         best = best_match(error.context)
         more = len(error.context) - 1
         sub_path = path + tuple(best.relative_path)
@@ -81,13 +119,38 @@ def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
         return [doc.diag(sub_path, _message(best) + note, code="schema")]
     if "propertyNames" in error.schema_path:
         return [doc.diag(path + (str(error.instance),), f"key {_message(error)}", code="schema", key=True)]
-    return [doc.diag(path, _message(error), code="schema")]
+    return [doc.diag(path, _message(error, doc.literals.get(path)), code="schema")]
 
 
-def _message(error: ValidationError) -> str:
+def _chosen_alternative(context: list[ValidationError]) -> list[ValidationError]:
+    """The errors of the one alternative whose `const` keywords the value meets (job_attributes'
+    `type: string` or `type: integer`), if exactly one does; else none."""
+    by_alternative: dict[object, list[ValidationError]] = {}
+    for sub in context:
+        by_alternative.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else None, []).append(sub)
+    named = [errors for errors in by_alternative.values() if not any(e.validator == "const" for e in errors)]
+    return named[0] if len(named) == 1 and len(by_alternative) > 1 else []
+
+
+def _message(error: ValidationError, literal: str | None = None) -> str:
+    if error.validator == "type" and "integer" in _listed(error.validator_value):
+        if isinstance(error.instance, float) and not isinstance(error.instance, bool):
+            written = literal or repr(error.instance)
+            if error.instance.is_integer():
+                return f"{written} is a float where an integer is meant (HTCondor would read {error.instance!r}); write {int(error.instance)}"
+            return f"{written} is not an integer; write a whole number such as {int(error.instance)}"
+        if isinstance(error.instance, str) and re.fullmatch(r"[-+]?[0-9]+", error.instance):
+            return f"{error.instance!r} is a string where an integer is meant; write {int(error.instance)} without quotes"
+    if error.validator == "type" and _listed(error.validator_value) == ["string"] and literal is not None:
+        kind = "a boolean" if isinstance(error.instance, bool) else "a number" if isinstance(error.instance, int | float) else "no string"
+        return f'{literal} is {kind} where a string is meant; write "{literal}" (quoted) for the string'
     if error.validator == "pattern":
         return f"{error.instance!r} does not match the pattern {error.validator_value}"
     if error.validator == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)  # type: ignore[union-attr]
         return f"{error.instance!r} is not one of {allowed}"
     return error.message
+
+
+def _listed(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else [value]
