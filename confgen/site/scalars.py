@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 #: Line breaks of YAML 1.1 that YAML 1.2 (and editors, mostly) do not treat as line breaks.
-ODD_LINE_BREAKS = {"\x85": "NEL (next line)", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+ODD_LINE_BREAKS = {"\x85": "NEL, next line", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
 #: At most this many positions of odd line breaks are reported; the rest are counted.
 MAX_REPORTED = 20
 
