@@ -39,7 +39,7 @@ from tests import unambiguous_yaml
 from tests.conftest import ROOT, site_from_text
 
 SCHEMA = json.loads((ROOT / "schemas" / "site.schema.json").read_text())
-REFUSAL = re.compile(r"^site\.yaml:\d+:\d+: error: .* \((semantic|security|check)\)$")
+REFUSAL = re.compile(r"^site\.yaml:\d+:\d+: error: .* \((semantic|security|check|limit)\)$")
 HANG_BOUND_S = 60  # per example: loading, rendering, HTCondor's parser in its child, all evaluations
 
 
