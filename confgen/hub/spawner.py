@@ -86,6 +86,8 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
     _relay: subprocess.Popen[bytes] | None = None
     _site: dict[str, Any] | None = None
     _failed_reopens = 0
+    #: The job this spawn submitted, until the spawn has succeeded (see _remove_submitted_job).
+    _submitted_job_id = ""
 
     # -- options -------------------------------------------------------------------------------
 
@@ -179,6 +181,7 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
             self.job_id = self.parse_job_id(out)
         except Exception:
             self.job_id = ""
+        self._submitted_job_id = str(self.job_id)
         return str(self.job_id)
 
     def _make_server_dir(self) -> Path:
@@ -227,11 +230,26 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
             (Path(self.server_dir) / "notebook").unlink(missing_ok=True)
             self._start_relay(0)
             await self._open_tunnel()
+            self._submitted_job_id = ""
         except BaseException:
             await self._close_tunnel()
             await self._end_relay()
+            await self._remove_submitted_job()
             raise
         return "127.0.0.1", self.local_port
+
+    async def _remove_submitted_job(self) -> None:
+        """A spawn that fails or is cancelled leaves no job in the queue. batchspawner forgets the job id
+        when a status query is killed by the cancellation (it reads as a vanished job), and then no stop
+        removes it: the job would start later with nobody to reach it."""
+        job_id, self._submitted_job_id = self._submitted_job_id, ""
+        if not job_id:
+            return
+        self.job_id = job_id
+        try:
+            await self.cancel_batch_job()
+        except Exception as exc:  # the job may be gone already
+            self.log.warning("Removing job %s of %s after a failed spawn: %s", job_id, self._log_name, exc)
 
     def _start_relay(self, wanted: int) -> None:
         """Bind 127.0.0.1:<wanted> (0: a port the kernel picks) and hand it to a new relay. OSError if taken."""
