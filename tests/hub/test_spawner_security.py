@@ -60,9 +60,10 @@ def test_no_secret_of_the_hubs_environment_reaches_any_command(recorded_hub: Hub
         assert call["env"]["USER"] == "envuser" and call["env"]["CONFGEN_USER"] == "envuser"
 
 
-def test_a_user_name_ending_in_a_newline_is_refused_before_any_command_runs(recorded_hub: Hub) -> None:
-    """Python's `$` matches before a final newline; the shell batchspawner runs ends the command there."""
-    name = "eve\n"
+@pytest.mark.parametrize("name", ["eve;touch confgen-pwned", "eve\n"], ids=["shell-separator", "final-newline"])
+def test_a_user_name_a_shell_would_split_is_refused_before_any_command_runs(recorded_hub: Hub, name: str) -> None:
+    """batchspawner runs `sudo -E -u {username} condor_submit` through a shell: JupyterHub allows ';' in names,
+    and Python's `$` matched before a final newline, where the shell ends the command."""
     quoted = urllib.parse.quote(name, safe="")
     recorded_hub.add_user(quoted)
     before = len(recorded_calls(recorded_hub))
@@ -71,6 +72,7 @@ def test_a_user_name_ending_in_a_newline_is_refused_before_any_command_runs(reco
     _wait("the refused server to be gone", lambda: recorded_hub.server(quoted) is None)
     assert recorded_calls(recorded_hub)[before:] == []
     assert "cannot be used as an account name" in recorded_hub.log_tail(20000)
+    assert not (recorded_hub.workdir / "confgen-pwned").exists()
 
 
 @contextmanager

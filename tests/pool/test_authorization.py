@@ -11,23 +11,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from confgen.render import render_site
-from confgen.site import load_site
 from confgen.site.model import Site
 from tests.pool.chroot import SUBMITTER, Root, wait_for
 from tests.pool.pool import Pool, cluster_of, wait_job
 
-SITE_PATH = Path(__file__).resolve().parents[2] / "site.yaml"
 SETTLE_S = 6  # a few update intervals (2 s in the test pool)
-
-
-@pytest.fixture(scope="module")
-def site() -> Site:
-    return load_site(SITE_PATH)
 
 
 @pytest.fixture(scope="module")
