@@ -16,6 +16,7 @@ from confgen.site import load_site
 from confgen.validate import validate
 from confgen.validate.parser import load_roles
 from tests.conftest import ROOT, example_text
+from tests.measure import PEAK_MB
 
 
 def snapshot_tree(root: Path) -> dict[str, bytes]:
@@ -158,13 +159,12 @@ def test_a_wrong_start_policy_fails_the_built_in_checks():  # type: ignore[no-un
 TIME_BOUND_S = 15.0
 RSS_BOUND_MB = 400
 
-MEASURE = """
-import resource, sys, time
+MEASURE = PEAK_MB + """
+import sys, time
 from confgen.cli import main
 started = time.monotonic()
 code = main(["check", sys.argv[1]])
-peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(f"MEASURED {code} {time.monotonic() - started:.3f} {peak // 1024}", file=sys.stderr)
+print(f"MEASURED {code} {time.monotonic() - started:.3f} {peak_mb()}", file=sys.stderr)
 """
 
 

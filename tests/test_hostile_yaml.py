@@ -24,17 +24,17 @@ from confgen.site import scalars
 from confgen.site.schema import ecma_regex, schema
 from tests.conftest import ROOT, example_text
 from tests.hostile_corpus import BASE, Case, corpus
+from tests.measure import PEAK_MB
 from tests.test_faults import RSS_BOUND_MB, TIME_BOUND_S
 
 CORPUS = corpus()
 
-MEASURE = """
-import resource, sys, time
+MEASURE = PEAK_MB + """
+import sys, time
 from confgen.cli import main
 started = time.monotonic()
 code = main(["render", "site.yaml", "-o", "output"])
-peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(f"MEASURED {code} {time.monotonic() - started:.3f} {peak // 1024}", file=sys.stderr)
+print(f"MEASURED {code} {time.monotonic() - started:.3f} {peak_mb()}", file=sys.stderr)
 """
 
 
