@@ -15,6 +15,10 @@ class UnambiguousDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if any(ch in data for ch in "\x85\u2028\u2029"):
+        # YAML 1.1 line breaks: PyYAML writes them raw inside a single-quoted or plain scalar (where confgen
+        # refuses them, as a YAML 1.2 reader would not break the line); a double-quoted scalar escapes them
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
     plain_is_string = scalars.ambiguity(data, data) is None and scalars.core_reading(data) == data
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=None if plain_is_string else "'")
 
