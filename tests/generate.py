@@ -67,6 +67,20 @@ def make_site(seed: int, n_os: int | None = None) -> dict[str, Any]:
     hosts = rng.choice([None, ["*.example.org"], [*site["site"]["central_managers"], "ap.example.org", "*.nodes.example.org"], ["10.20.0.0/16", "cm0.example.org"]])
     if hosts is not None:
         site["security"]["pool_hosts"] = hosts
+    # Last again: other sites' vocabulary; the health script's own names, a runtime attribute of
+    # another name and unit (marked with runtime:, or named by the older keys in hours).
+    if "health" in site and rng.random() < 0.6:
+        healthy = rng.choice(["NODE_IS_HEALTHY", "NodeOnline", "StartJobs", "OSG_NODE_VALIDATED"])
+        site["health"]["publishes"] = {"healthy": healthy, **({"interactive": healthy + "_Interactive"} if rng.random() < 0.5 else {})}
+    if "job_attributes" in site and rng.random() < 0.6:
+        name, unit = rng.choice([("MaxRuntime", "seconds"), ("RequestRuntime", "seconds"), ("JobMinutes", "minutes"), ("WallHours", "hours")])
+        per = {"hours": 1, "minutes": 60, "seconds": 3600}[unit]
+        site["job_attributes"].pop("WallHours")
+        site["job_attributes"][name] = {"type": "integer", "min": per, "max": 72 * per, "interactive_max": 8 * per,
+                                        "default": 2 * per, "runtime": unit}
+        for section in ("reboots", "jupyterhub"):
+            if section in site:
+                site[section].pop("runtime_attribute", None)
     return site
 
 

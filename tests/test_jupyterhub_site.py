@@ -65,11 +65,12 @@ def _attribute_named_like_the_spawners(d: dict[str, Any]) -> None:
 
 CASES = [
     (_no_fs, "security.methods", "needs FS"),
-    (_runtime_above_cap, "jupyterhub.max_runtime_hours", "more than interactive jobs may ask for (MaxRuntimeHours interactive_max is 24); the pool would refuse every notebook asking for it; write at most 24"),
+    (_runtime_above_cap, "jupyterhub.max_runtime_hours", "more than interactive jobs may ask for (MaxRuntimeHours interactive_max is 24 hours); the pool would refuse every notebook "
+     "asking for it; write at most 24"),
     (_cpus_above_classes, "jupyterhub.max_cpus", "; write at most 64"),
     (_memory_above_classes, "jupyterhub.max_memory_gb", "; write at most 512"),
     (_gpus_without_gpu_class, "jupyterhub.max_gpus", "no node class with gpus: true"),
-    (_no_runtime_attribute, "jupyterhub.runtime_attribute", "must be an integer entry of job_attributes"),
+    (_no_runtime_attribute, "jupyterhub.runtime_attribute", "but the runtime limit is 'MaxRuntimeHours' (marked runtime: hours)"),
     (_no_interactive_class, "jupyterhub", "no notebook could ever start"),
     (_attribute_named_like_an_option, "job_attributes.cpus", "spawner option"),
     (_attribute_named_like_the_spawners, "job_attributes.JupyterEnvironment", "the JupyterHub spawner sets"),
@@ -112,13 +113,17 @@ def test_generated_sites_offer_exactly_their_notebook_oses_and_limits(seed: int)
     expected = [os for os in raw["containers"]["images"] if any(os in c.get("images", raw["containers"]["images"]) for c in runs_notebooks)]
     assert options["os"]["choices"] == sorted(expected)
     assert options["os"]["attribute"] == raw["containers"]["job_attribute"]
-    assert options["runtime_hours"]["attribute"] == "WallHours" and options["runtime_hours"]["max"] == hub["max_runtime_hours"]
+    # the runtime attribute the site marks (in its unit), else the one the older key names (hours)
+    marked = [(name, a["runtime"]) for name, a in raw["job_attributes"].items() if "runtime" in a]
+    runtime, unit = marked[0] if marked else (hub["runtime_attribute"], "hours")
+    per_hour = {"hours": 1, "minutes": 60, "seconds": 3600}[unit]
+    assert options["runtime_hours"]["attribute"] == runtime and options["runtime_hours"]["max"] == hub["max_runtime_hours"]
     assert (options["cpus"]["max"], options["memory_gb"]["max"], options["gpus"]["max"]) == (hub["max_cpus"], hub["max_memory_gb"], hub["max_gpus"])
     # Every corner is a valid choice that the spawner writes a description for; one past each limit is not.
     for corner in hub_options.corners(options):
         choice = hub_options.check(options, corner)
         text = submit_description(options, choice, executable="/srv/hub/x/notebook", initialdir="/srv/hub/x")
-        assert f'MY.{raw["containers"]["job_attribute"]} = "{choice.os}"' in text and f"MY.WallHours = {choice.runtime_hours}" in text
+        assert f'MY.{raw["containers"]["job_attribute"]} = "{choice.os}"' in text and f"MY.{runtime} = {choice.runtime_hours * per_hour}" in text
         assert ("request_gpus" in text) == (choice.gpus > 0)
     for name in ("cpus", "memory_gb", "runtime_hours"):
         with pytest.raises(hub_options.OptionsError):

@@ -32,7 +32,7 @@ def job_attributes(options: Mapping[str, Any], choice: Choice) -> dict[str, str 
         "InteractiveJob": True,
         MARKER: True,
         options["os"]["attribute"]: choice.os,
-        options["runtime_hours"]["attribute"]: choice.runtime_hours,
+        options["runtime_hours"]["attribute"]: choice.runtime_hours * int(options["runtime_hours"].get("per_hour", 1)),
     }
     if choice.environment is not None:
         attrs[ENVIRONMENT_ATTRIBUTE] = choice.environment

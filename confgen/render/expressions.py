@@ -3,9 +3,14 @@ where HTCondor needs one (`=?=`, `=!=`, `isUndefined`, `identicalMember` never g
 
 from __future__ import annotations
 
+from confgen.render import runtime
 from confgen.render.env import classad, classad_list
 from confgen.site.model import JobAttribute, NodeClass, Site
+from confgen.site.runtime import runtime_attribute
 from confgen.site.semantic import duration_seconds
+
+#: From the start of draining to the deadline, for a site with neither drain_hours nor a runtime attribute.
+DEFAULT_DRAIN_HOURS = 24
 
 #: Deepest ifThenElse nesting the ClassAd parser accepts from HTCondor 25.13 on (166 fails); older
 #: releases accept 999. A pool upgrades, so the smaller limit holds for every site.
@@ -67,21 +72,38 @@ def start_interactive(cls: NodeClass) -> str:
 def start_health(site: Site) -> str:
     if site.health_script is None:
         return "True"
-    return "((MY.NodeIsHealthy =?= True) && ((TARGET.InteractiveJob =!= True) || (MY.HealthyForInteractiveUse =?= True)))"
+    names = site.health_names
+    healthy = f"(MY.{names.healthy} =?= True)"
+    if names.interactive is None:
+        return f"({healthy})"
+    return f"({healthy} && ((TARGET.InteractiveJob =!= True) || (MY.{names.interactive} =?= True)))"
 
 
 def start_drain(site: Site) -> str:
+    """While draining, only jobs whose AllowedExecuteDuration (HTCondor's own, enforced by the starter; the
+    submit transform sets it from the runtime attribute) ends before the deadline."""
     if site.reboots is None:
         return "True"
-    attr = site.reboots["runtime_attribute"]
-    return f"((MY.SiteDraining =!= True) || ((TARGET.{attr} * 3600 <= MY.SiteDrainDeadline - time()) =?= True))"
+    return "((MY.SiteDraining =!= True) || ((TARGET.AllowedExecuteDuration <= MY.SiteDrainDeadline - time()) =?= True))"
+
+
+def drain_seconds(site: Site) -> int:
+    """From the start of draining to the deadline: reboots.drain_hours, else the longest runtime the
+    runtime attribute allows (plus the starter's grace), else 24 hours."""
+    r = site.reboots
+    assert r is not None
+    if r["drain_hours"] is not None:
+        return int(r["drain_hours"]) * 3600
+    attr, limit = runtime_attribute(site), site.runtime_limit
+    if attr is not None and limit is not None and attr.max is not None:
+        return int(attr.max) * limit.seconds + runtime.GRACE_S
+    return DEFAULT_DRAIN_HOURS * 3600
 
 
 def drain_attributes(site: Site) -> dict[str, str]:
     """Slot attributes (name -> expression) that decide when a node drains and until when it backfills."""
     r = site.reboots
     assert r is not None
-    longest = next(a for a in site.job_attributes if a.name == r["runtime_attribute"]).max
     due_by_check = "ifThenElse(isInteger(MY.RebootNeededSince), MY.RebootNeededSince, MY.SiteBootTime)"
     if r["max_uptime_days"] is not None:
         by_uptime = f"(MY.SiteBootTime + {int(r['max_uptime_days']) * 86400})"
@@ -92,7 +114,7 @@ def drain_attributes(site: Site) -> dict[str, str]:
         "SiteRebootDueSince": due,
         "SiteDrainStart": "(MY.SiteRebootDueSince + MY.SiteRebootDelay)",
         "SiteDraining": "((time() >= MY.SiteDrainStart) =?= True)",
-        "SiteDrainDeadline": f"(MY.SiteDrainStart + {int(longest or 0) * 3600})",
+        "SiteDrainDeadline": f"(MY.SiteDrainStart + {drain_seconds(site)})",
     }
 
 

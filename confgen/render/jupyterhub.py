@@ -13,6 +13,10 @@ from typing import Any
 
 from confgen.hub.options import FORMAT as OPTIONS_FORMAT
 from confgen.site.model import Site
+from confgen.site.runtime import runtime_attribute
+
+#: Where a notebook's runtime goes when the site has no runtime attribute: HTCondor's own limit (seconds).
+HTCONDOR_RUNTIME = "AllowedExecuteDuration"
 
 ROLE = "jupyterhub"
 OPTIONS_FILE = "spawner-options.json"
@@ -23,8 +27,7 @@ def hub_options(site: Site) -> dict[str, Any]:
     hub = site.jupyterhub
     assert hub is not None
     os_choices = site.notebook_os()
-    runtime = next(a for a in site.job_attributes if a.name == hub.runtime_attribute)
-    assert runtime.min is not None
+    runtime = _runtime_hours(site)
     options: dict[str, Any] = {
         "format": OPTIONS_FORMAT,
         "pool": site.name,
@@ -36,13 +39,28 @@ def hub_options(site: Site) -> dict[str, Any]:
         },
         "cpus": {"min": 1, "max": hub.max_cpus, "default": 1},
         "memory_gb": {"min": 1, "max": hub.max_memory_gb, "default": min(2, hub.max_memory_gb)},
-        "runtime_hours": {"attribute": runtime.name, "min": runtime.min, "max": hub.max_runtime_hours,
-                          "default": min(max(int(runtime.default), runtime.min), hub.max_runtime_hours)},
+        "runtime_hours": runtime,
         "gpus": {"min": 0, "max": hub.max_gpus, "default": 0},
         "environment": {"choices": list(hub.environments), "default": hub.environments[0]} if hub.environments else None,
-        "attributes": [_attribute(a) for a in site.job_attributes if a.name != runtime.name],
+        "attributes": [_attribute(a) for a in site.job_attributes if a.name != runtime["attribute"]],
     }
     return options
+
+
+def _runtime_hours(site: Site) -> dict[str, Any]:
+    """The runtime a notebook may ask for, in hours; the job gets hours * per_hour in `attribute`."""
+    hub = site.jupyterhub
+    assert hub is not None
+    attr, limit = runtime_attribute(site), site.runtime_limit
+    if attr is None or limit is None:
+        return {"attribute": HTCONDOR_RUNTIME, "per_hour": 3600, "min": 1, "max": hub.max_runtime_hours,
+                "default": min(2, hub.max_runtime_hours)}
+    assert attr.min is not None
+    per_hour = 3600 // limit.seconds
+    least = max(1, -(-attr.min // per_hour))
+    default = max(least, -(-int(attr.default) // per_hour))
+    return {"attribute": attr.name, "per_hour": per_hour, "min": least, "max": hub.max_runtime_hours,
+            "default": min(default, hub.max_runtime_hours)}
 
 
 def _attribute(attr: Any) -> dict[str, Any]:

@@ -8,9 +8,11 @@ from typing import Any
 
 from confgen.render import expressions as ex
 from confgen.render import jupyterhub as hub
+from confgen.render import runtime
 from confgen.render.authorization import DISABLED_CONFIG, authorization
 from confgen.render.env import make_env
 from confgen.site.model import NodeClass, Site
+from confgen.site.runtime import runtime_attribute
 
 SOURCE = "site.yaml"
 KERBEROS_MAP = "maps/kerberos.map"
@@ -123,9 +125,17 @@ def _submit(site: Site) -> list[Fragment]:
         _render(site, role, "50-submit-policy.conf", "Submit-time policy: site defaults, then requirements with reasons.",
                 defaults=[ex.transform_default(a) for a in site.job_attributes], requirements=requirements),
     ]
+    runtime_attr, limit = runtime_attribute(site), site.runtime_limit
+    if runtime_attr is not None and limit is not None:
+        frags.append(_render(site, role, "55-runtime-limit.conf", f"The runtime limit: {limit.attribute} ({limit.unit}), enforced by HTCondor.",
+                             attribute=limit.attribute, unit=limit.unit, grace=runtime.GRACE_S,
+                             transform=runtime.TRANSFORM, transform_lines=runtime.transform_lines(limit),
+                             hold=runtime.HOLD, hold_expr=runtime.hold_expression(limit),
+                             hold_reason=runtime.hold_reason(limit, runtime_attr), hold_subcode=runtime.HOLD_SUBCODE))
     if site.jupyterhub is not None:
         frags.append(_render(site, role, "60-jupyterhub.conf", "What a JupyterHub host needs: it is an access point of this pool.",
-                             max_runtime_hours=site.jupyterhub.max_runtime_hours, runtime_attribute=site.jupyterhub.runtime_attribute,
+                             max_runtime_hours=site.jupyterhub.max_runtime_hours,
+                             runtime_attribute=limit.attribute if runtime_attr is not None and limit is not None else "AllowedExecuteDuration",
                              config_dir=site.jupyterhub.config_dir))
     return frags
 
@@ -145,12 +155,12 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
                          binds=ex.bind_list(site), target_dir=site.target_dir, threads_env=site.threads_env))
     if site.health_script is not None:
         frags.append(_render(site, role, "60-health.conf", "Node health: the health script as a startd cron job.",
-                             script=site.health_script, period=ex.period(site.health_period)))
+                             script=site.health_script, period=ex.period(site.health_period), names=site.health_names))
     if site.reboots is not None:
         r = site.reboots
         frags.append(_render(site, role, "70-reboots.conf", "Reboot draining with backfill.",
                              check=r["check"], period=ex.period(r["period"]), spread_days=r["spread_days"],
-                             runtime_attribute=r["runtime_attribute"], delay=ex.reboot_delay(site),
+                             drain_hours=ex.drain_seconds(site) / 3600, delay=ex.reboot_delay(site),
                              drain=list(ex.drain_attributes(site).items())))
     frags.append(_render(site, role, "80-start.conf", "START: which jobs this class runs.",
                          start_os=ex.start_os(site, cls), start_interactive=ex.start_interactive(cls),

@@ -33,6 +33,36 @@ class JobAttribute:
     min: int | None = None
     max: int | None = None
     interactive_max: int | None = None
+    #: hours | minutes | seconds: this attribute is the job's runtime limit, in this unit
+    runtime: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeLimit:
+    """The job's runtime limit: an integer job attribute and its unit (job_attributes.<name>.runtime,
+    or one of the older `runtime_attribute` keys, which mean hours)."""
+
+    attribute: str
+    unit: str
+    #: where the site says so (for diagnostics)
+    declared_at: tuple[str | int, ...]
+
+    @property
+    def seconds(self) -> int:
+        """Seconds in one unit of the attribute."""
+        return UNIT_SECONDS[self.unit]
+
+
+UNIT_SECONDS = {"hours": 3600, "minutes": 60, "seconds": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class HealthNames:
+    """The slot attributes the health script publishes."""
+
+    healthy: str = "NodeIsHealthy"
+    #: None: interactive jobs need only `healthy`
+    interactive: str | None = "HealthyForInteractiveUse"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +92,8 @@ class JupyterHub:
     max_runtime_hours: int
     max_gpus: int
     environments: tuple[str, ...]
-    runtime_attribute: str
+    #: the older key's value (None: not given); the attribute in use is Site.runtime_limit
+    runtime_attribute: str | None
     config_dir: str
 
 
@@ -120,6 +151,9 @@ class Site:
     node_classes: tuple[NodeClass, ...]
     checks: tuple[Check, ...]
     jupyterhub: JupyterHub | None = None
+    #: None: no job attribute is the runtime limit
+    runtime_limit: RuntimeLimit | None = None
+    health_names: HealthNames = HealthNames()
 
     def roles(self) -> list[str]:
         hub = ["jupyterhub"] if self.jupyterhub is not None else []
@@ -188,6 +222,8 @@ def build_site(doc: Document) -> Site:
         node_classes=tuple(_node_class(k, v, images) for k, v in sorted(d["node_classes"].items())),
         checks=tuple(_check(i, c) for i, c in enumerate(d.get("checks", []))),
         jupyterhub=_jupyterhub(d.get("jupyterhub")),
+        runtime_limit=runtime_limit(d),
+        health_names=_health_names(d.get("health", {}).get("publishes")),
     )
 
 
@@ -206,13 +242,34 @@ def _bind(b: str | dict[str, Any]) -> Bind:
 
 
 def _job_attribute(name: str, v: dict[str, Any]) -> JobAttribute:
-    return JobAttribute(name, v["type"], v["default"], tuple(v.get("values", ())), v.get("min"), v.get("max"), v.get("interactive_max"))
+    return JobAttribute(name, v["type"], v["default"], tuple(v.get("values", ())), v.get("min"), v.get("max"),
+                        v.get("interactive_max"), v.get("runtime"))
+
+
+def runtime_limit(d: dict[str, Any]) -> RuntimeLimit | None:
+    """The runtime attribute: the first one marked `runtime:` (by name), else the one an older
+    `runtime_attribute` key names (hours). Conflicts are semantic errors (site/runtime.py)."""
+    marked = sorted((name, v["runtime"]) for name, v in d.get("job_attributes", {}).items() if "runtime" in v)
+    if marked:
+        name, unit = marked[0]
+        return RuntimeLimit(name, unit, ("job_attributes", name, "runtime"))
+    for section in ("reboots", "jupyterhub"):
+        named = (d.get(section) or {}).get("runtime_attribute")
+        if named is not None:
+            return RuntimeLimit(named, "hours", (section, "runtime_attribute"))
+    return None
+
+
+def _health_names(v: dict[str, Any] | None) -> HealthNames:
+    if v is None:
+        return HealthNames()
+    return HealthNames(v["healthy"], v.get("interactive"))
 
 
 def _reboots(r: dict[str, Any] | None) -> dict[str, Any] | None:
     if r is None:
         return None
-    return {"period": "1h", "spread_days": 7, "max_uptime_days": None, "runtime_attribute": "MaxRuntimeHours", **r}
+    return {"period": "1h", "spread_days": 7, "max_uptime_days": None, "runtime_attribute": None, "drain_hours": None, **r}
 
 
 def _node_class(name: str, v: dict[str, Any], images: dict[str, str]) -> NodeClass:
@@ -224,7 +281,7 @@ def _jupyterhub(v: dict[str, Any] | None) -> JupyterHub | None:
     if v is None:
         return None
     return JupyterHub(v["max_cpus"], v["max_memory_gb"], v["max_runtime_hours"], v.get("max_gpus", 0),
-                      tuple(v.get("environments", ())), v.get("runtime_attribute", "MaxRuntimeHours"),
+                      tuple(v.get("environments", ())), v.get("runtime_attribute"),
                       v.get("config_dir", "/etc/jupyterhub/confgen").rstrip("/") or "/")
 
 

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from confgen.diagnostics import Diagnostic
 from confgen.hub import description as notebook
 from confgen.hub import options as hub_options
+from confgen.site.health import health_problems
 from confgen.site.load import PathKey
 from confgen.site.model import Site
 from confgen.site.pool_hosts import pool_hosts_problems
+from confgen.site.runtime import runtime_attribute, runtime_problems
 
 OS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 DURATION = re.compile(r"([1-9][0-9]{0,6})([smh]?)")  # fullmatch: '$' would match before a final newline
@@ -32,7 +34,7 @@ RESERVED_JOB_ATTRIBUTES = frozenset(
         "JobUniverse", "InteractiveJob", "RequestCpus", "RequestMemory", "RequestDisk", "RequestGpus",
         "JobStatus", "ClusterId", "ProcId", "QDate", "ContainerImage", "SingularityImage", "WantSIF",
         "WantSandboxImage", "WantDockerImage", "AcctGroup", "AccountingGroup", "NiceUser", "JobPrio",
-        "MaxJobRetirementTime",
+        "MaxJobRetirementTime", "AllowedExecuteDuration", "AllowedJobDuration", "JobCurrentStartExecutingDate",
     ]
 )
 
@@ -48,6 +50,8 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     yield from _security(site)
     yield from _job_attributes(site)
     yield from _schedules(site)
+    yield from runtime_problems(site)
+    yield from health_problems(site)
     yield from _checks(site)
     yield from _jupyterhub(site)
 
@@ -175,10 +179,6 @@ def _schedules(site: Site) -> Iterator[Diagnostic]:
         if problem := path_problem(r["check"]):
             yield site.diag(("reboots", "check"), problem)
         yield from _period(site, "reboots", r["period"])
-        attr = next((a for a in site.job_attributes if a.name == r["runtime_attribute"]), None)
-        if attr is None or attr.type != "integer":
-            yield site.diag(("reboots", "runtime_attribute") if "runtime_attribute" in site.doc.data["reboots"] else ("reboots",),
-                            f"the runtime attribute {r['runtime_attribute']!r} must be an integer entry of job_attributes (hours), so draining nodes can backfill short jobs")
 
 
 def _period(site: Site, section: str, text: str) -> Iterator[Diagnostic]:
@@ -214,7 +214,6 @@ def _jupyterhub(site: Site) -> Iterator[Diagnostic]:
     if hub is None:
         return
     base = ("jupyterhub",)
-    raw = site.doc.data["jupyterhub"]
     if "FS" not in site.methods:
         yield site.diag(("security", "methods"), "jupyterhub needs FS in security.methods: the spawner submits as each user on the hub host, "
                         "who has no Kerberos ticket there, so the local schedd must accept FS authentication")
@@ -230,20 +229,19 @@ def _jupyterhub(site: Site) -> Iterator[Diagnostic]:
                 yield site.diag(base + (field,), f"{limit} is more than any node class that takes interactive jobs has "
                                 f"(largest: {name} with {unit} {largest}); a notebook asking for it would stay idle forever; "
                                 f"write at most {largest}")
-    attr = next((a for a in site.job_attributes if a.name == hub.runtime_attribute), None)
-    if attr is None or attr.type != "integer":
-        yield site.diag(base + ("runtime_attribute",) if "runtime_attribute" in raw else base + ("max_runtime_hours",),
-                        f"the runtime attribute {hub.runtime_attribute!r} must be an integer entry of job_attributes (hours); "
-                        "notebooks carry their runtime in it")
-    else:
+    attr, runtime = runtime_attribute(site), site.runtime_limit
+    if attr is not None and runtime is not None:
         assert attr.min is not None and attr.max is not None
+        per_hour = 3600 // runtime.seconds
         cap = attr.interactive_max if attr.interactive_max is not None else attr.max
-        if hub.max_runtime_hours > cap:
+        if hub.max_runtime_hours * per_hour > cap:
             which = "interactive_max" if attr.interactive_max is not None else "max"
             yield site.diag(base + ("max_runtime_hours",), f"{hub.max_runtime_hours} h is more than interactive jobs may ask for "
-                            f"({attr.name} {which} is {cap}); the pool would refuse every notebook asking for it; write at most {cap}")
-        elif hub.max_runtime_hours < attr.min:
-            yield site.diag(base + ("max_runtime_hours",), f"{hub.max_runtime_hours} h is less than {attr.name} min ({attr.min}); write at least {attr.min}")
+                            f"({attr.name} {which} is {cap} {runtime.unit}); the pool would refuse every notebook asking for it; "
+                            f"write at most {cap // per_hour}")
+        elif hub.max_runtime_hours * per_hour < attr.min:
+            yield site.diag(base + ("max_runtime_hours",), f"{hub.max_runtime_hours} h is less than {attr.name} min ({attr.min} {runtime.unit}); "
+                            f"write at least {-(-attr.min // per_hour)}")
     if hub.max_gpus > 0 and not site.notebook_classes(gpus=True):
         yield site.diag(base + ("max_gpus",), f"max_gpus is {hub.max_gpus} but no node class with gpus: true takes interactive jobs; "
                         "set max_gpus: 0 or add such a class")

@@ -13,6 +13,7 @@ from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
 from confgen.validate.lint import lint
 from confgen.validate.parser import load_roles
+from confgen.validate.runtime_checks import run_runtime_checks
 
 
 @dataclasses.dataclass
@@ -44,6 +45,7 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
     evaluated = 0
     if not problems:
         tally = run_checks(site, execute, submit, hub_options)
+        run_runtime_checks(tally, execute, submit)
         problems += tally.failures
         evaluated = tally.evaluated
     return Report(len(configs), len(roles), evaluated, problems)

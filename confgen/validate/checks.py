@@ -17,12 +17,23 @@ from confgen.site.load import PathKey
 from confgen.site.model import Check, NodeClass, Site
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, job_ad, now
 
-HEALTH_STATES: dict[str, dict[str, Any]] = {
-    "healthy": {"NodeIsHealthy": True, "HealthyForInteractiveUse": True},
-    "healthy, not for interactive use": {"NodeIsHealthy": True, "HealthyForInteractiveUse": False},
-    "unhealthy": {"NodeIsHealthy": False, "HealthyForInteractiveUse": False},
-    "not yet reported": {},
+#: What the health script may have reported: (healthy, interactive); None: not (yet) in the slot ad.
+HEALTH_STATES: dict[str, tuple[bool | None, bool | None]] = {
+    "healthy": (True, True),
+    "healthy, not for interactive use": (True, False),
+    "unhealthy": (False, False),
+    "not yet reported": (None, None),
 }
+
+
+def health_attrs(site: Site, health: str) -> dict[str, Any]:
+    """The slot attributes of a health state, under the names the site's script publishes."""
+    healthy, interactive = HEALTH_STATES[health]
+    names = site.health_names
+    attrs = {names.healthy: healthy}
+    if names.interactive is not None:
+        attrs[names.interactive] = interactive
+    return {k: v for k, v in attrs.items() if v is not None}
 
 
 @dataclasses.dataclass
@@ -50,7 +61,7 @@ def sample_owner(site: Site) -> str:
 
 def node_attrs(site: Site, health: str = "healthy") -> dict[str, Any]:
     """A node as the startd would advertise it once its cron jobs have reported."""
-    attrs: dict[str, Any] = dict(HEALTH_STATES[health]) if site.health_script else {}
+    attrs: dict[str, Any] = health_attrs(site, health) if site.health_script else {}
     if site.reboots is not None:
         attrs.update(RebootNeeded=False, SiteBootTime=now() - 86400)
     return attrs
@@ -72,8 +83,9 @@ def expected_start(site: Site, cls: NodeClass, job: dict[str, Any], health: str 
     ok_interactive = {"only": interactive, "never": not interactive}.get(cls.interactive, True)
     ok_health = True
     if site.health_script is not None:
-        state = HEALTH_STATES[health]
-        ok_health = state.get("NodeIsHealthy") is True and (not interactive or state.get("HealthyForInteractiveUse") is True)
+        healthy, for_interactive = HEALTH_STATES[health]
+        needs_second = interactive and site.health_names.interactive is not None
+        ok_health = healthy is True and (not needs_second or for_interactive is True)
     return ok_os and ok_interactive and ok_health
 
 
@@ -85,8 +97,6 @@ def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole |
         if role is not None:
             _images(tally, cls, role)
             _start_matrix(tally, cls, role)
-            if site.reboots is not None:
-                _draining(tally, cls, role)
     if submit is not None:
         _submit_policy(tally, submit)
         _agreement(tally, execute, submit)
@@ -182,30 +192,6 @@ def _start_matrix(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
             kind = "dynamic" if dynamic else "partitionable"
             t.expect(got is want, ("node_classes", cls.name),
                      f"{cls.role} ({health}, {kind} slot): START is {got!r} for the job {job}, expected {want}")
-
-
-def _draining(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
-    site = t.site
-    assert site.reboots is not None
-    attr = next(a for a in site.job_attributes if a.name == site.reboots["runtime_attribute"])
-    assert attr.max is not None and attr.min is not None
-    os_name = site.default_os if site.default_os in cls.images else cls.images[0]
-    # Drained for all but `left` hours of the longest job: a job of `left` hours fits, a longer one not.
-    left = max(attr.min, min(attr.max, 3))
-    since = now() - (attr.max - left) * 3600 + 600  # 10 min of slack for the evaluations below, far below the 1 h step
-    node = {**node_attrs(site), "RebootNeeded": True, "RebootNeededSince": since, "SiteRebootDelay": 0}
-    interactive = True if cls.interactive == "only" else None
-    for hours, want in ((left, True), (left + 1, False)):
-        if hours > attr.max:
-            continue
-        job = base_job(site, **{site.job_attribute: os_name, attr.name: hours, "InteractiveJob": interactive})
-        got = role.eval("START", role.slot(node), job_ad(job))
-        verb = "accept" if want else "refuse"
-        t.expect(got is want, ("reboots",), f"a draining {cls.role} node with {left} h left should {verb} a job of {hours} h; START is {got!r}")
-    fresh = {**node_attrs(site)}
-    job = base_job(site, **{site.job_attribute: os_name, attr.name: attr.max, "InteractiveJob": interactive})
-    got = role.eval("START", role.slot(fresh), job_ad(job))
-    t.expect(got is True, ("reboots",), f"{cls.role} with no reboot due refuses a job of {attr.max} h; START is {got!r}")
 
 
 def _submit_policy(t: Tally, submit: SubmitRole) -> None:

@@ -17,7 +17,7 @@ from confgen.validate.parser import RoleConfig
 #: Knobs that HTCondor parses as ClassAd expressions (the config parser itself does not).
 EXPRESSION_KNOB = re.compile(
     r"^(START|SINGULARITY_JOB|SINGULARITY_IMAGE_EXPR|SINGULARITY_BIND_EXPR|CHOSEN_IMAGE|CONFGEN_START_\w+|"
-    r"SUBMIT_REQUIREMENT_(?!NAMES$)\w+)$",
+    r"SUBMIT_REQUIREMENT_(?!NAMES$)\w+|SYSTEM_PERIODIC_HOLD_(?!NAMES$)\w+)$",
     re.IGNORECASE,
 )
 
@@ -101,27 +101,39 @@ class SubmitRole:
     exprs: dict[str, classad2.ExprTree]
 
     @functools.cached_property
-    def _defaults(self) -> list[tuple[str, Value]]:
-        """(attribute, value) of every DEFAULT line of the rendered transforms, in order; read once."""
-        defaults: list[tuple[str, Value]] = []
+    def _transforms(self) -> list[tuple[classad2.ExprTree | None, list[tuple[str, str, classad2.ExprTree]]]]:
+        """(REQUIREMENTS, [(command, attribute, expression)]) of every rendered transform, in order; the
+        commands confgen writes (DEFAULT, SET, EVALSET), read once."""
+        transforms: list[tuple[classad2.ExprTree | None, list[tuple[str, str, classad2.ExprTree]]]] = []
         for name in re.split(r"[\s,]+", self.config.get("JOB_TRANSFORM_NAMES") or ""):
             body = self.config.get(f"JOB_TRANSFORM_{name}") if name else None
+            requirements: classad2.ExprTree | None = None
+            commands: list[tuple[str, str, classad2.ExprTree]] = []
             for line in (body or "").split("\n"):
-                parts = line.strip().split(None, 2)
-                if len(parts) == 3 and parts[0].upper() == "DEFAULT":
-                    defaults.append((parts[1], classad2.ExprTree(parts[2]).eval()))
-        return defaults
+                command, _, rest = line.strip().partition(" ")
+                if command.upper() == "REQUIREMENTS":
+                    requirements = classad2.ExprTree(rest)
+                elif command.upper() in ("DEFAULT", "SET", "EVALSET") and len(rest.split(None, 1)) == 2:
+                    attr, expr = rest.split(None, 1)
+                    commands.append((command.upper(), attr, classad2.ExprTree(expr)))
+            transforms.append((requirements, commands))
+        return transforms
 
     @functools.cached_property
     def _requirements(self) -> tuple[str, ...]:
         return tuple(n for n in re.split(r"[\s,]+", self.config.get("SUBMIT_REQUIREMENT_NAMES") or "") if n)
 
     def transformed(self, attrs: dict[str, Value]) -> classad2.ClassAd:
-        """The job as the schedd stores it: the DEFAULT lines of the rendered transforms applied."""
+        """The job as the schedd stores it: the rendered transforms applied in order (a transform whose
+        REQUIREMENTS is not true for the job is skipped)."""
         ad = job_ad(attrs)
-        for name, value in self._defaults:
-            if name not in ad:
-                ad[name] = value
+        for requirements, commands in self._transforms:
+            if requirements is not None and requirements.eval(scope=ad) is not True:
+                continue
+            for command, attr, expr in commands:
+                if command == "DEFAULT" and attr in ad:
+                    continue
+                ad[attr] = expr.eval(scope=ad) if command in ("DEFAULT", "EVALSET") else expr
         return ad
 
     def requirement_names(self) -> list[str]:

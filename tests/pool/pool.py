@@ -10,7 +10,8 @@ byte for byte, then the test overrides (test.d/99-confgen-test.conf), which are 
   two hosts), MASTER_NAME per instance;
 - chroot: FS authentication only (no KDC), no mount or PID namespaces, the container runtime a
   STAND-IN script that records the image and binds the starter passes and runs the payload;
-- speed: daemons update every few seconds and the health script runs every 2 s.
+- speed: daemons update every few seconds, the health script runs every 2 s and the schedd evaluates
+  the periodic job policy (the runtime limit's hold) every 2 s instead of every 60 s.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import socket
 from pathlib import Path
 
 from confgen.render import Fragment
+from confgen.site.model import HealthNames
 from tests.pool.chroot import SUBMITTER, Root, wait_for
 
 BASE = "/var/lib/confgen-test/pool"
@@ -73,6 +75,7 @@ NEGOTIATOR_CYCLE_DELAY = 1
     "submit": """SHARED_PORT_PORT = 9628
 SCHEDD_INTERVAL = 2
 SCHEDD_MIN_INTERVAL = 1
+PERIODIC_EXPR_INTERVAL = 2
 """,
     "execute": """SHARED_PORT_PORT = 9638
 MOUNT_UNDER_SCRATCH =
@@ -82,12 +85,16 @@ STARTD_CRON_HEALTH_PERIOD = 2s
 """,
 }
 
-HEALTH_STANDIN = f"""#!/bin/sh
-# STAND-IN node health script: reports what {HEALTH_STATE} says (the tests write it).
-if [ "$(cat {HEALTH_STATE} 2>/dev/null)" = "yes" ]; then h=True; else h=False; fi
-echo "NodeIsHealthy = $h"
-echo "HealthyForInteractiveUse = $h"
-"""
+def health_standin(names: HealthNames) -> str:
+    """A STAND-IN node health script: reports what HEALTH_STATE says (the tests write it), under the
+    names the site's script publishes."""
+    lines = ["#!/bin/sh", f"# STAND-IN node health script: reports what {HEALTH_STATE} says (the tests write it).",
+             f'if [ "$(cat {HEALTH_STATE} 2>/dev/null)" = "yes" ]; then h=True; else h=False; fi',
+             f'echo "{names.healthy} = $h"']
+    if names.interactive is not None:
+        lines.append(f'echo "{names.interactive} = $h"')
+    return "\n".join(lines) + "\n"
+
 REBOOT_STANDIN = "#!/bin/sh\n# STAND-IN reboot check: no reboot is due.\necho 'RebootNeeded = False'\n"
 
 
@@ -96,9 +103,10 @@ def role_files(fragments: list[Fragment], role: str) -> dict[str, str]:
 
 
 class Pool:
-    def __init__(self, root: Root, fragments: list[Fragment]) -> None:
+    def __init__(self, root: Root, fragments: list[Fragment], health_names: HealthNames | None = None) -> None:
         self.root = root
         self.fragments = fragments
+        self.health_names = health_names or HealthNames()
         self.execute_role: str | None = None
         #: (address, name) of the execute instance when it stands for a host of its own (another
         #: loopback address with its own name); None: 127.0.0.1 like the others.
@@ -125,7 +133,7 @@ class Pool:
                 for cron in ("HEALTH", "REBOOT"):
                     path = _maybe([f], f"STARTD_CRON_{cron}_EXECUTABLE")
                     if path:
-                        r.write(path, HEALTH_STANDIN if cron == "HEALTH" else REBOOT_STANDIN, 0o755)
+                        r.write(path, health_standin(self.health_names) if cron == "HEALTH" else REBOOT_STANDIN, 0o755)
         r.write(STANDIN_LOG, "", 0o666)
         # The node's own file systems that the site binds into containers (the starter skips a bind
         # whose source does not exist on the node).
