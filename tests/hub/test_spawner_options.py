@@ -27,9 +27,19 @@ def good_form(site: Site) -> dict[str, str]:
     if hub.environments:
         form["environment"] = hub.environments[0]
     for attr in site.job_attributes:
-        if attr.name != hub.runtime_attribute:
+        if site.runtime_limit is None or attr.name != site.runtime_limit.attribute:
             form[attr.name] = attr.values[0] if attr.type == "string" else str(attr.min)
     return form
+
+
+def least_runtime_hours(site: Site) -> int:
+    """The shortest runtime a notebook may ask for, in hours: the runtime attribute's min in its unit, at least 1."""
+    limit = site.runtime_limit
+    attr = next((a for a in site.job_attributes if limit is not None and a.name == limit.attribute), None)
+    if limit is None or attr is None or attr.min is None:
+        return 1
+    per_hour = 3600 // limit.seconds
+    return max(1, -(-attr.min // per_hour))
 
 
 def test_form_lists_exactly_the_sites_oses_and_limits(recorded_hub: Hub, shipped_site: Site) -> None:
@@ -42,8 +52,7 @@ def test_form_lists_exactly_the_sites_oses_and_limits(recorded_hub: Hub, shipped
     assert fields["os"]["selected"] == [site.default_os]
     assert (fields["cpus"]["min"], fields["cpus"]["max"]) == (1, hub_section.max_cpus)
     assert (fields["memory_gb"]["min"], fields["memory_gb"]["max"]) == (1, hub_section.max_memory_gb)
-    runtime = next(a for a in site.job_attributes if a.name == hub_section.runtime_attribute)
-    assert (fields["runtime_hours"]["min"], fields["runtime_hours"]["max"]) == (runtime.min, hub_section.max_runtime_hours)
+    assert (fields["runtime_hours"]["min"], fields["runtime_hours"]["max"]) == (least_runtime_hours(site), hub_section.max_runtime_hours)
     assert (fields["gpus"]["min"], fields["gpus"]["max"]) == (0, hub_section.max_gpus)
     assert fields["environment"] == {"choices": list(hub_section.environments), "selected": [hub_section.environments[0]]}
     for attr in site.job_attributes:
@@ -57,7 +66,6 @@ def bad_forms(site: Site) -> list[tuple[str, dict[str, str] | list[tuple[str, st
     hub = site.jupyterhub
     assert hub is not None
     good = good_form(site)
-    runtime = next(a for a in site.job_attributes if a.name == hub.runtime_attribute)
     gpu_os = set(site.notebook_os(gpus=True))
     cases: list[tuple[str, Any, str]] = [
         ("cpus above the limit", {**good, "cpus": str(hub.max_cpus + 1)}, "CPUs"),
@@ -66,7 +74,7 @@ def bad_forms(site: Site) -> list[tuple[str, dict[str, str] | list[tuple[str, st
         ("memory above the limit", {**good, "memory_gb": str(hub.max_memory_gb + 1)}, "memory"),
         ("fractional memory", {**good, "memory_gb": "1.5"}, "memory"),
         ("runtime above the limit", {**good, "runtime_hours": str(hub.max_runtime_hours + 1)}, "runtime"),
-        ("runtime below the minimum", {**good, "runtime_hours": str((runtime.min or 1) - 1)}, "runtime"),
+        ("runtime below the minimum", {**good, "runtime_hours": str(least_runtime_hours(site) - 1)}, "runtime"),
         ("gpus above the limit", {**good, "gpus": str(hub.max_gpus + 1)}, "GPUs"),
         ("unknown OS", {**good, "os": "CentOS7"}, "not offered"),
         ("OS in another case", {**good, "os": site.notebook_os()[0].swapcase()}, "not offered"),
