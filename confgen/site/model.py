@@ -6,6 +6,8 @@ import dataclasses
 from typing import Any
 
 from confgen.diagnostics import Diagnostic
+from confgen.site.extra_config import ExtraKnob
+from confgen.site.extra_config import build as build_extra_config
 from confgen.site.load import Document, PathKey
 
 Scalar = str | int | float | bool
@@ -120,6 +122,8 @@ class Site:
     node_classes: tuple[NodeClass, ...]
     checks: tuple[Check, ...]
     jupyterhub: JupyterHub | None = None
+    #: extra_config: knobs confgen does not model, per role selector (confgen/site/extra_config.py)
+    extra_config: tuple[ExtraKnob, ...] = ()
 
     def roles(self) -> list[str]:
         hub = ["jupyterhub"] if self.jupyterhub is not None else []
@@ -188,6 +192,7 @@ def build_site(doc: Document) -> Site:
         node_classes=tuple(_node_class(k, v, images) for k, v in sorted(d["node_classes"].items())),
         checks=tuple(_check(i, c) for i, c in enumerate(d.get("checks", []))),
         jupyterhub=_jupyterhub(d.get("jupyterhub")),
+        extra_config=build_extra_config(d.get("extra_config")),
     )
 
 
