@@ -39,19 +39,36 @@ def git_show(git_dir: str, ref: str, path: str) -> str:
     return subprocess.run(["git", "--git-dir", git_dir, "show", f"{ref}:{path}"], check=True, capture_output=True, text=True).stdout
 
 
-def param_info(text: str) -> dict[str, str]:
-    """name -> type of every plain knob of param_info.in (metaknobs, `$...`, are not knobs)."""
+_MACRO_REF = re.compile(r"\$(?:[A-Z]+)?\(([A-Za-z_][A-Za-z0-9_.]*)")
+
+
+def param_info(text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """name -> type of every plain knob of param_info.in (metaknobs, `$...`, are not knobs), and
+    name -> the knobs its default refers to (`$(LOCAL_DIR)`), so that confgen can see macro cycles."""
     types: dict[str, str] = {}
+    refs: dict[str, list[str]] = {}
     name: str | None = None
+    block_end: str | None = None
     for line in text.splitlines():
+        if block_end is not None:  # `default: @end` ... `@end`
+            if line.strip() == block_end:
+                block_end = None
+            elif name:
+                refs[name.upper()] += [r.upper() for r in _MACRO_REF.findall(line)]
+            continue
         m = _SECTION.match(line)
         if m:
             name = m.group(1) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", m.group(1)) else None
             if name:
                 types.setdefault(name.upper(), "string")
+                refs.setdefault(name.upper(), [])
         elif name and line.startswith("type="):
             types[name.upper()] = line.split("=", 1)[1].strip()
-    return types
+        elif name and line.startswith("default="):
+            refs[name.upper()] += [r.upper() for r in _MACRO_REF.findall(line)]
+        elif name and re.match(r"default:\s*@", line):
+            block_end = line.split(":", 1)[1].strip()
+    return types, {k: sorted(set(v)) for k, v in refs.items() if v}
 
 
 def documented(text: str) -> dict[str, bool]:
@@ -102,7 +119,7 @@ def dumps(table: dict[str, object]) -> str:
 
 def main(git_dir: str, ref: str) -> int:
     commit = subprocess.run(["git", "--git-dir", git_dir, "rev-parse", ref], check=True, capture_output=True, text=True).stdout.strip()
-    types = param_info(git_show(git_dir, ref, "src/condor_utils/param_info.in"))
+    types, refs = param_info(git_show(git_dir, ref, "src/condor_utils/param_info.in"))
     listing = subprocess.run(["git", "--git-dir", git_dir, "ls-tree", "--name-only", ref, "docs/admin-manual/configuration/"],
                              check=True, capture_output=True, text=True).stdout.split()
     docs: dict[str, bool] = {}
@@ -112,7 +129,7 @@ def main(git_dir: str, ref: str) -> int:
     knobs: dict[str, dict[str, object]] = {}
     for name in set(types) | {n.upper() for n in docs if not _PLACEHOLDER.search(n)} | set(wheel_knobs()):
         expr = name in _ALSO_EXPRESSIONS or any(e for n, e in docs.items() if n.upper() == name)
-        knobs[name] = {"type": types.get(name, "string"), "expression": expr}
+        knobs[name] = {"type": types.get(name, "string"), "expression": expr, **({"refs": refs[name]} if name in refs else {})}
     patterns = [{"name": n, "regex": pattern_regex(n), "expression": e} for n, e in sorted(docs.items()) if _PLACEHOLDER.search(n)]
     table = {
         "source": {"repository": "https://github.com/htcondor/htcondor", "ref": ref, "commit": commit,

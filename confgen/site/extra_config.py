@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import classad2
 
 from confgen.diagnostics import Diagnostic
-from confgen.site import knobs
+from confgen.site import knobs, macro_cycles
 
 if TYPE_CHECKING:
     from confgen.site.model import Site
@@ -94,6 +94,22 @@ def check(site: Site) -> Iterator[Diagnostic]:
             yield site.diag(knob.path, f"{knob.name!r} is the knob {first!r} again (HTCondor's knob names ignore case); write it once", key=True)
             continue
         yield from _name_problems(site, knob)
+    if not unknown:
+        yield from _cycles(site)
+
+
+def _cycles(site: Site) -> Iterator[Diagnostic]:
+    reported: set[ExtraKnob] = set()
+    for role in ["central-manager", "submit"] + [c.role for c in site.node_classes]:
+        chosen = for_role(site, role)
+        values = {k.name.upper(): k.text for k in chosen}
+        for knob in chosen:
+            if knob in reported or "$" not in knob.text:
+                continue
+            if chain := macro_cycles.cycle(knob.name.upper(), values):
+                reported.add(knob)
+                yield site.diag(knob.path, f"{knob.name} refers to itself through {' -> '.join(chain)} (in the role {role}, with HTCondor's defaults); "
+                                "HTCondor's parser would never finish expanding it: refer to another knob or write the value out")
 
 
 def _selector_problem(site: Site, selector: str, selectors: list[str]) -> Diagnostic:
@@ -182,7 +198,7 @@ def _typed_problems(site: Site, knob: ExtraKnob, info: knobs.Knob) -> Iterator[D
             yield site.diag(knob.path, f"{knob.value!r} is not {want} nor a ClassAd expression; {knob.name} is a {info.type} knob: write {want}")
             return
         value = classad2.ExprTree(knob.value).eval()
-        if not isinstance(value, (bool, int, float, str)):
+        if isinstance(value, classad2.Value) or not isinstance(value, (bool, int, float, str)):  # Value is an IntEnum
             if info.expression:
                 return  # refers to attributes of the ads HTCondor evaluates it against
             yield site.diag(knob.path, f"{knob.value!r} does not evaluate to {want} (HTCondor evaluates {knob.name} with no ad: "

@@ -81,3 +81,17 @@ def source() -> str:
     """Where the table comes from, for messages: `htcondor/htcondor 25.x@589a5b38`."""
     src = table()["source"]
     return f"htcondor/htcondor {src['ref']}@{src['commit'][:8]}"
+
+
+_MACRO_REF = re.compile(r"\$(?:[A-Z]+)?\(([A-Za-z_][A-Za-z0-9_.]*)")
+
+
+def references(text: str) -> set[str]:
+    """The knobs a value refers to: `$(NAME)`, `$(NAME:default)`, `$INT(NAME)`... (upper case)."""
+    return {r.upper() for r in _MACRO_REF.findall(text)}
+
+
+def default_references(name: str) -> list[str]:
+    """The knobs HTCondor's built-in default of `name` refers to (param_info.in)."""
+    row = table()["knobs"].get(name.upper(), {})
+    return list(row.get("refs", []))
