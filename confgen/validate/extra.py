@@ -45,8 +45,8 @@ def owned(fragments: list[Fragment]) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def ownership(site: Site, fragments: list[Fragment]) -> list[Diagnostic]:
-    """A knob of extra_config that confgen itself sets for a role it goes to, named with its owning key."""
+def ownership(site: Site, fragments: list[Fragment]) -> dict[ExtraKnob, dict[str, list[str]]]:
+    """Knobs of extra_config that confgen itself sets for a role they go to: role -> confgen's fragments setting it."""
     table = owned(fragments)
     found: dict[ExtraKnob, dict[str, list[str]]] = {}
     for role in sorted(table):
@@ -55,7 +55,7 @@ def ownership(site: Site, fragments: list[Fragment]) -> list[Diagnostic]:
             setters = table[role].get(upper) or table[role].get(upper.rsplit(".", 1)[-1])
             if setters:
                 found.setdefault(knob, {})[role] = setters
-    return [_owned_diag(site, knob, roles) for knob, roles in found.items()]
+    return found
 
 
 def _owned_diag(site: Site, knob: ExtraKnob, roles: dict[str, list[str]]) -> Diagnostic:
@@ -104,7 +104,7 @@ def _causes(knob: ExtraKnob, message: str) -> bool:
     return m.group("level") == "DEFAULT" or f"for {m.group('level')} " in message + " "
 
 
-def security(site: Site, configs: dict[str, RoleConfig]) -> Iterator[Diagnostic]:
+def security(site: Site, configs: dict[str, RoleConfig], skip: set[ExtraKnob]) -> Iterator[Diagnostic]:
     """The security lint's findings that an extra_config knob causes, at that knob (the lint itself reports at security)."""
     findings: dict[ExtraKnob, list[str]] = {}
     for diag in lint(site, configs):
@@ -115,6 +115,8 @@ def security(site: Site, configs: dict[str, RoleConfig]) -> Iterator[Diagnostic]
             if _causes(knob, m.group("message")):
                 findings.setdefault(knob, []).append(f"{m.group('role')}: {m.group('message')}")
     for knob, messages in findings.items():
+        if knob in skip:  # already refused as confgen's own knob
+            continue
         more = f" (and {len(messages) - 1} more such finding(s))" if len(messages) > 1 else ""
         yield site.diag(knob.path, f"{knob.name} = {knob.text} fails confgen's security lint: {messages[0]}{more}; remove it from extra_config",
                         code="security", key=True)
@@ -123,4 +125,5 @@ def security(site: Site, configs: dict[str, RoleConfig]) -> Iterator[Diagnostic]
 def problems(site: Site, fragments: list[Fragment], configs: dict[str, RoleConfig]) -> list[Diagnostic]:
     if not site.extra_config:
         return []
-    return ownership(site, fragments) + list(expanded(site, configs)) + list(security(site, configs))
+    confgens = ownership(site, fragments)
+    return [_owned_diag(site, knob, roles) for knob, roles in confgens.items()] + list(expanded(site, configs)) + list(security(site, configs, set(confgens)))
