@@ -32,6 +32,15 @@ def raw(value: object) -> str:
     return text
 
 
+def verbatim(value: object) -> str:
+    """An extra_config value, written as the site wrote it: `$(MACRO)` allowed, but one line, no
+    continuation, no surrounding space (site/extra_config.py refuses those with a position)."""
+    text = str(value)
+    if any(ch in text for ch in "\r\n\0\x0b\x0c\x85\u2028\u2029") or text.endswith("\\") or text != text.strip():
+        raise RenderBug(f"unsafe extra_config value {text!r}")
+    return text
+
+
 def classad(value: object) -> str:
     """A ClassAd string literal, quoted by the ClassAd library itself; `$` is refused (macro syntax)."""
     text = str(value)
@@ -62,5 +71,5 @@ def make_env() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(raw=raw, classad=classad, classad_list=classad_list, knob=knob)
+    env.filters.update(raw=raw, classad=classad, classad_list=classad_list, knob=knob, verbatim=verbatim)
     return env

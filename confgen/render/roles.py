@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from confgen.render import expressions as ex
+from confgen.render import extra
 from confgen.render import jupyterhub as hub
 from confgen.render import runtime
 from confgen.render.authorization import DISABLED_CONFIG, authorization
@@ -42,6 +43,7 @@ def render_site(site: Site) -> list[Fragment]:
     if site.jupyterhub is not None:
         out += [Fragment(hub.ROLE, hub.OPTIONS_FILE, hub.options_text(site)),
                 Fragment(hub.ROLE, hub.SNIPPET_FILE, hub.snippet_text(site, SOURCE))]
+    out += [Fragment(role, name, _tidy(text)) for role, name, text in extra.files(site, SOURCE)]
     return sorted(out)
 
 

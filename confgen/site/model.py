@@ -6,6 +6,8 @@ import dataclasses
 from typing import Any
 
 from confgen.diagnostics import Diagnostic
+from confgen.site.extra_config import ExtraKnob
+from confgen.site.extra_config import build as build_extra_config
 from confgen.site.load import Document, PathKey
 
 Scalar = str | int | float | bool
@@ -154,6 +156,8 @@ class Site:
     #: None: no job attribute is the runtime limit
     runtime_limit: RuntimeLimit | None = None
     health_names: HealthNames = HealthNames()
+    #: extra_config: knobs confgen does not model, per role selector (confgen/site/extra_config.py)
+    extra_config: tuple[ExtraKnob, ...] = ()
 
     def roles(self) -> list[str]:
         hub = ["jupyterhub"] if self.jupyterhub is not None else []
@@ -224,6 +228,7 @@ def build_site(doc: Document) -> Site:
         jupyterhub=_jupyterhub(d.get("jupyterhub")),
         runtime_limit=runtime_limit(d),
         health_names=_health_names(d.get("health", {}).get("publishes")),
+        extra_config=build_extra_config(d.get("extra_config")),
     )
 
 

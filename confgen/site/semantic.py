@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from confgen.diagnostics import Diagnostic
 from confgen.hub import description as notebook
 from confgen.hub import options as hub_options
+from confgen.site import extra_config
 from confgen.site.health import health_problems
 from confgen.site.load import PathKey
 from confgen.site.model import Site
@@ -54,6 +55,7 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     yield from health_problems(site)
     yield from _checks(site)
     yield from _jupyterhub(site)
+    yield from extra_config.check(site)
 
 
 def path_problem(value: str, *, colon: bool = False) -> str | None:

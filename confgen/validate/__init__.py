@@ -9,6 +9,7 @@ from confgen.diagnostics import Diagnostic
 from confgen.render import Fragment, htcondor_roles
 from confgen.render.jupyterhub import OPTIONS_FILE, ROLE
 from confgen.site.model import Site
+from confgen.validate import extra
 from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
 from confgen.validate.lint import lint
@@ -40,6 +41,7 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
     parsed, parse_problems = parse_all(configs, label)
     problems += parse_problems
     problems += lint(site, configs)
+    problems += extra.problems(site, fragments, configs)
     execute = {r: ExecuteRole(configs[r], parsed[r]) for r in configs if r.startswith("execute-")}
     submit = SubmitRole(configs["submit"], parsed["submit"]) if "submit" in configs else None
     evaluated = 0
