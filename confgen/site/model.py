@@ -67,6 +67,20 @@ class JupyterHub:
 
 
 @dataclasses.dataclass(frozen=True)
+class UserImages:
+    """`containers.user_images`: jobs may name an image path (in `attribute`, or with HTCondor's
+    container_image) under one of the `allowed` prefixes, as written in site.yaml."""
+
+    attribute: str
+    allowed: tuple[str, ...]
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The allowed prefixes as directories: each ends in exactly one '/', so matching is on path boundaries."""
+        return tuple(p.rstrip("/") + "/" for p in self.allowed)
+
+
+@dataclasses.dataclass(frozen=True)
 class Check:
     index: int
     name: str
@@ -120,6 +134,7 @@ class Site:
     node_classes: tuple[NodeClass, ...]
     checks: tuple[Check, ...]
     jupyterhub: JupyterHub | None = None
+    user_images: UserImages | None = None
 
     def roles(self) -> list[str]:
         hub = ["jupyterhub"] if self.jupyterhub is not None else []
@@ -188,6 +203,7 @@ def build_site(doc: Document) -> Site:
         node_classes=tuple(_node_class(k, v, images) for k, v in sorted(d["node_classes"].items())),
         checks=tuple(_check(i, c) for i, c in enumerate(d.get("checks", []))),
         jupyterhub=_jupyterhub(d.get("jupyterhub")),
+        user_images=_user_images(cont.get("user_images")),
     )
 
 
@@ -226,6 +242,12 @@ def _jupyterhub(v: dict[str, Any] | None) -> JupyterHub | None:
     return JupyterHub(v["max_cpus"], v["max_memory_gb"], v["max_runtime_hours"], v.get("max_gpus", 0),
                       tuple(v.get("environments", ())), v.get("runtime_attribute", "MaxRuntimeHours"),
                       v.get("config_dir", "/etc/jupyterhub/confgen").rstrip("/") or "/")
+
+
+def _user_images(v: dict[str, Any] | None) -> UserImages | None:
+    if v is None:
+        return None
+    return UserImages(v.get("attribute", "SingularityImage"), tuple(v["allowed"]))
 
 
 def _check(i: int, c: dict[str, Any]) -> Check:
