@@ -7,6 +7,7 @@ from the site's text, not taken from confgen's code; the example's names are nev
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,16 @@ def test_the_site_validates_with_every_built_in_check(rendered):  # type: ignore
     _, site, fragments, _ = rendered
     report = validate(site, fragments)
     assert report.diagnostics == []
+
+
+def test_condor_submit_keeps_container_image_paths_under_the_prefixes(rendered):  # type: ignore[no-untyped-def]
+    """condor_submit renames a container_image outside CONTAINER_SHARED_FS to its base name and transfers
+    it (seen with the real condor_submit -dump): the submit role lists every prefix, and keeps /cvmfs."""
+    raw, _, _, configs = rendered
+    listed = [p for p in re.split(r"[\s,]+", configs["submit"].get("CONTAINER_SHARED_FS")) if p]
+    assert "/cvmfs" in listed
+    for prefix in prefixes(raw):
+        assert prefix in listed
 
 
 @pytest.mark.parametrize("carrier", ["attribute", "container_image"])

@@ -123,7 +123,8 @@ def _submit(site: Site) -> list[Fragment]:
             requirements.append((f"Confgen{attr.name}Interactive", *ex.requirement_interactive_max(attr)))
     frags = _common(site, role) + [
         _render(site, role, "50-submit-policy.conf", "Submit-time policy: site defaults, then requirements with reasons.",
-                defaults=[ex.transform_default(a) for a in site.job_attributes], requirements=requirements),
+                defaults=[ex.transform_default(a) for a in site.job_attributes], requirements=requirements,
+                container_shared_fs=site.user_images.prefixes if site.user_images else ()),
     ]
     if site.jupyterhub is not None:
         frags.append(_render(site, role, "60-jupyterhub.conf", "What a JupyterHub host needs: it is an access point of this pool.",

@@ -15,6 +15,7 @@ from confgen.site.model import NodeClass, Site, UserImages
 
 SINGULARITY_IMAGE = "SingularityImage"
 CONTAINER_IMAGE = "ContainerImage"
+FULL_PATH = "ContainerImageFullPath"
 #: What the policy says beyond the prefixes; part of every refusal reason.
 RULES = "prefixes are case-sensitive; no . or .. segments and no //"
 
@@ -45,7 +46,10 @@ def listed(ui: UserImages) -> str:
 def requirement_path(ui: UserImages, attr: str, label: str) -> tuple[str, str]:
     ref = f"TARGET.{attr}"
     expr = f"(isUndefined({ref}) || {allowed(ui, ref)})"
-    reason = (f'strcat({classad(label + " = ")}, {ex.shown(ref)}, '
+    # condor_submit renames an image outside CONTAINER_SHARED_FS to its base name (and transfers it),
+    # keeping the path the job wrote in ContainerImageFullPath: the reason shows that path.
+    named = f"ifThenElse(isString(TARGET.{FULL_PATH}), TARGET.{FULL_PATH}, {ref})" if attr == CONTAINER_IMAGE else ref
+    reason = (f'strcat({classad(label + " = ")}, {ex.shown(named)}, '
               f'{classad(" is not an image this site allows; name a path under one of: " + listed(ui) + " (" + RULES + ")")})')
     return expr, reason
 

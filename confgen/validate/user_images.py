@@ -6,6 +6,7 @@ refused at submit with a reason naming the OS attribute. Expectations come from 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from confgen.render.user_images import CONTAINER_IMAGE, SINGULARITY_IMAGE
@@ -65,6 +66,16 @@ def check_user_images(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitR
                     t.expect(got is False, where, f"{cls.role} starts a job naming {label} = {path!r} (START = {got!r})")
     if submit is not None:
         _ambiguous(t, submit, ui, base_job)
+        _shared(t, submit, ui)
+
+
+def _shared(t: Tally, submit: SubmitRole, ui: UserImages) -> None:
+    """condor_submit keeps a container_image path only under CONTAINER_SHARED_FS (else it renames
+    ContainerImage to the base name and transfers the image): every prefix must be listed there."""
+    listed = set(re.split(r"[\s,]+", submit.config.get("CONTAINER_SHARED_FS") or ""))
+    for i, prefix in enumerate(ui.prefixes):
+        t.expect(prefix in listed, ("containers", "user_images", "allowed", i),
+                 f"the submit role's CONTAINER_SHARED_FS ({sorted(listed - {''})}) lacks {prefix!r}: condor_submit would transfer such images and rename them")
 
 
 def _interactive(cls: NodeClass) -> dict[str, Any]:
