@@ -7,9 +7,9 @@ import dataclasses
 from typing import Any
 
 from confgen.render import expressions as ex
-from confgen.render import extra
+from confgen.render import extra, runtime
 from confgen.render import jupyterhub as hub
-from confgen.render import runtime
+from confgen.render import user_images as ui
 from confgen.render.authorization import DISABLED_CONFIG, authorization
 from confgen.render.env import make_env
 from confgen.site.model import NodeClass, Site
@@ -119,13 +119,15 @@ def _submit(site: Site) -> list[Fragment]:
     if site.blocked_users:
         requirements.append(("ConfgenBlockedUsers", *ex.requirement_blocked(site)))
     requirements.append((f"Confgen{site.job_attribute}", *ex.requirement_os(site)))
+    requirements += ui.requirements(site)
     for attr in site.job_attributes:
         requirements.append((f"Confgen{attr.name}", *ex.requirement_attribute(attr)))
         if attr.type == "integer" and attr.interactive_max is not None:
             requirements.append((f"Confgen{attr.name}Interactive", *ex.requirement_interactive_max(attr)))
     frags = _common(site, role) + [
         _render(site, role, "50-submit-policy.conf", "Submit-time policy: site defaults, then requirements with reasons.",
-                defaults=[ex.transform_default(a) for a in site.job_attributes], requirements=requirements),
+                defaults=[ex.transform_default(a) for a in site.job_attributes], requirements=requirements,
+                container_shared_fs=site.user_images.prefixes if site.user_images else ()),
     ]
     runtime_attr, limit = runtime_attribute(site), site.runtime_limit
     if runtime_attr is not None and limit is not None:
@@ -149,12 +151,13 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
                          gpus=cls.gpus, node_class=cls.name, offered=cls.images,
                          node_class_attr=ex.NODE_CLASS, offered_attr=ex.OFFERED))
     frags.append(_render(site, role, "50-containers.conf", f"Containers: every job in an Apptainer image of the OS it names in {site.job_attribute}.",
-                         runtime=site.runtime, all_jobs=site.all_jobs, singularity_job=ex.singularity_job(site),
+                         runtime=site.runtime, all_jobs=site.all_jobs, singularity_job=ui.singularity_job(site),
                          images=[(os_name, site.images[os_name]) for os_name in _with_default(site, cls)],
                          image_macro=ex.image_macro, job_attribute=site.job_attribute, default_os=site.default_os,
                          chain=ex.image_chain(site, cls) if ex.uses_chain(cls) else None,
                          record=None if ex.uses_chain(cls) else ex.image_record(site, cls),
-                         binds=ex.bind_list(site), target_dir=site.target_dir, threads_env=site.threads_env))
+                         binds=ex.bind_list(site), target_dir=site.target_dir, threads_env=site.threads_env,
+                         user_images=site.user_images, user_image_expr=ui.image_expr(site)))
     if site.health_script is not None:
         frags.append(_render(site, role, "60-health.conf", "Node health: the health script as a startd cron job.",
                              script=site.health_script, period=ex.period(site.health_period), names=site.health_names))
@@ -165,7 +168,7 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
                              drain_hours=ex.drain_seconds(site) / 3600, delay=ex.reboot_delay(site),
                              drain=list(ex.drain_attributes(site).items())))
     frags.append(_render(site, role, "80-start.conf", "START: which jobs this class runs.",
-                         start_os=ex.start_os(site, cls), start_interactive=ex.start_interactive(cls),
+                         start_os=ui.start_os(site, cls), start_interactive=ex.start_interactive(cls),
                          start_health=ex.start_health(site), start_drain=ex.start_drain(site)))
     return frags
 

@@ -100,6 +100,20 @@ class JupyterHub:
 
 
 @dataclasses.dataclass(frozen=True)
+class UserImages:
+    """`containers.user_images`: jobs may name an image path (in `attribute`, or with HTCondor's
+    container_image) under one of the `allowed` prefixes, as written in site.yaml."""
+
+    attribute: str
+    allowed: tuple[str, ...]
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The allowed prefixes as directories: each ends in exactly one '/', so matching is on path boundaries."""
+        return tuple(p.rstrip("/") + "/" for p in self.allowed)
+
+
+@dataclasses.dataclass(frozen=True)
 class Check:
     index: int
     name: str
@@ -158,6 +172,7 @@ class Site:
     health_names: HealthNames = HealthNames()
     #: extra_config: knobs confgen does not model, per role selector (confgen/site/extra_config.py)
     extra_config: tuple[ExtraKnob, ...] = ()
+    user_images: UserImages | None = None
 
     def roles(self) -> list[str]:
         hub = ["jupyterhub"] if self.jupyterhub is not None else []
@@ -229,6 +244,7 @@ def build_site(doc: Document) -> Site:
         runtime_limit=runtime_limit(d),
         health_names=_health_names(d.get("health", {}).get("publishes")),
         extra_config=build_extra_config(d.get("extra_config")),
+        user_images=_user_images(cont.get("user_images")),
     )
 
 
@@ -288,6 +304,12 @@ def _jupyterhub(v: dict[str, Any] | None) -> JupyterHub | None:
     return JupyterHub(v["max_cpus"], v["max_memory_gb"], v["max_runtime_hours"], v.get("max_gpus", 0),
                       tuple(v.get("environments", ())), v.get("runtime_attribute"),
                       v.get("config_dir", "/etc/jupyterhub/confgen").rstrip("/") or "/")
+
+
+def _user_images(v: dict[str, Any] | None) -> UserImages | None:
+    if v is None:
+        return None
+    return UserImages(v.get("attribute", "SingularityImage"), tuple(v["allowed"]))
 
 
 def _check(i: int, c: dict[str, Any]) -> Check:

@@ -56,6 +56,8 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     yield from _checks(site)
     yield from _jupyterhub(site)
     yield from extra_config.check(site)
+    from confgen.site.user_images import user_images_problems  # here: that module builds on this one
+    yield from user_images_problems(site)
 
 
 def path_problem(value: str, *, colon: bool = False) -> str | None:

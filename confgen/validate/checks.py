@@ -16,6 +16,7 @@ from confgen.render.expressions import OFFERED
 from confgen.site.load import PathKey
 from confgen.site.model import Check, NodeClass, Site
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, job_ad, now
+from confgen.validate.user_images import check_user_images
 
 #: What the health script may have reported: (healthy, interactive); None: not (yet) in the slot ad.
 HEALTH_STATES: dict[str, tuple[bool | None, bool | None]] = {
@@ -100,6 +101,7 @@ def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole |
     if submit is not None:
         _submit_policy(tally, submit)
         _agreement(tally, execute, submit)
+    check_user_images(tally, execute, submit)
     for check in site.checks:
         _site_check(tally, check, execute, submit)
     if hub_options is not None and submit is not None:

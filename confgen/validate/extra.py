@@ -25,7 +25,7 @@ OWNER = {
     "40-central-manager.conf": "site.central_managers",
     "40-slots.conf": "node_classes",
     "50-containers.conf": "containers",
-    "50-submit-policy.conf": "job_attributes and containers.job_attribute",
+    "50-submit-policy.conf": "job_attributes, containers.job_attribute and containers.user_images",
     "55-runtime-limit.conf": "the runtime: key of a job_attributes entry (the runtime limit)",
     "60-health.conf": "health",
     "60-jupyterhub.conf": "jupyterhub",
