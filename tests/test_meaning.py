@@ -126,12 +126,19 @@ def test_unhealthy_or_unreported_node_starts_nothing(roles):  # type: ignore[no-
 def test_draining_node_backfills_only_short_jobs(roles):  # type: ignore[no-untyped-def]
     import time
 
+    from confgen.render.runtime import GRACE_S
+
     config = roles["execute-batch"]
-    longest = SITE["job_attributes"]["MaxRuntimeHours"]["max"]
-    since = int(time.time()) - (longest - 5) * 3600  # 5 hours left until the drain deadline
+    longest = SITE["job_attributes"]["MaxRuntimeHours"]["max"]  # marked runtime: hours; the deadline is its max + grace
+    since = int(time.time()) - (longest * 3600 + GRACE_S - 5 * 3600)  # 5 hours left until the drain deadline
     node = {"RebootNeeded": True, "RebootNeededSince": since, "SiteRebootDelay": 0}
-    assert evaluate(config, "START", {ATTR: DEFAULT, "MaxRuntimeHours": 4}, **node) is True
-    assert evaluate(config, "START", {ATTR: DEFAULT, "MaxRuntimeHours": 6}, **node) is False
+
+    def job(hours: int) -> dict[str, Any]:  # as the submit transform leaves it: the limit plus the grace
+        return {ATTR: DEFAULT, "MaxRuntimeHours": hours, "AllowedExecuteDuration": hours * 3600 + GRACE_S}
+
+    assert evaluate(config, "START", job(4), **node) is True
+    assert evaluate(config, "START", job(5), **node) is False
+    assert evaluate(config, "START", {ATTR: DEFAULT, "MaxRuntimeHours": 1}, **node) is False  # no AllowedExecuteDuration: unknown
 
 
 def submit_decision(config, job: dict[str, Any]) -> tuple[bool, str]:  # type: ignore[no-untyped-def]

@@ -99,8 +99,10 @@ def decide(config: RoleConfig, job: dict[str, Any]) -> tuple[bool, str]:
 
 
 def evaluate(config: RoleConfig, knob: str, job: dict[str, Any], site: Site) -> Any:
-    slot = classad2.ClassAd({"PartitionableSlot": True, "Cpus": 8, "Memory": 16000, "NodeIsHealthy": True,
-                             "HealthyForInteractiveUse": True, "RebootNeeded": False, "SiteBootTime": int(time.time()) - 86400})
+    # a healthy node under the names the site's health script publishes, no reboot due
+    health = {name: True for name in (site.health_names.healthy, site.health_names.interactive) if name is not None}
+    slot = classad2.ClassAd({"PartitionableSlot": True, "Cpus": 8, "Memory": 16000, **health,
+                             "RebootNeeded": False, "SiteBootTime": int(time.time()) - 86400})
     for name in (config.get("STARTD_ATTRS") or "").split():
         if config.get(name) is not None:
             slot[name] = classad2.ExprTree(config.get(name))
