@@ -78,6 +78,10 @@ def test_the_runtime_attribute_in_its_unit_is_the_jobs_allowed_execute_duration_
         assert hold.eval(scope=job) is want, (ran, limit)
     assert f"{name} = {value} {unit}" in reason.eval(scope=job)
     assert hold.eval(scope=classad2.ClassAd({name: value, "JobStatus": 1, "JobCurrentStartExecutingDate": 0})) is False
+    # a re-run still transferring its input: the execution date is the previous run's
+    rerun = classad2.ClassAd({name: value, "JobStatus": 2, "JobCurrentStartExecutingDate": int(time.time()) - limit - 100,
+                              "JobCurrentStartDate": int(time.time()) - 3})
+    assert hold.eval(scope=rerun) is False
 
 
 def test_a_site_without_a_runtime_attribute_renders_no_limit_and_drains_by_allowed_execute_duration() -> None:

@@ -35,8 +35,11 @@ def transform_lines(limit: RuntimeLimit) -> list[str]:
 
 
 def hold_expression(limit: RuntimeLimit) -> str:
-    """True while a running job has run longer than its limit in this execution (strict boolean)."""
-    return (f"((JobStatus =?= 2) && isInteger({limit.attribute}) && "
+    """True while a running job has run longer than its limit in this execution (strict boolean). A
+    JobCurrentStartExecutingDate older than JobCurrentStartDate is the previous run's (a re-run still
+    transferring its input): not this execution's."""
+    this_run = "((JobCurrentStartExecutingDate >= JobCurrentStartDate) =!= False)"
+    return (f"((JobStatus =?= 2) && isInteger({limit.attribute}) && {this_run} && "
             f"((time() - JobCurrentStartExecutingDate > {limit_seconds(limit)}) =?= True))")
 
 

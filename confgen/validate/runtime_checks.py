@@ -63,6 +63,9 @@ def runtime_limit_checks(t: Tally, submit: SubmitRole) -> None:
                 text = reason.eval(scope=job)
                 t.expect(isinstance(text, str) and attr.name in text and f"= {value} {limit.unit}" in text, where,
                          f"the hold reason {text!r} should name {attr.name} = {value} {limit.unit}")
+        rerun = submit.transformed(base_job(site, **{attr.name: value, "JobStatus": 2, "JobCurrentStartExecutingDate": now() - seconds - SLACK_S,
+                                                     "JobCurrentStartDate": now() - 5}))
+        t.expect(hold.eval(scope=rerun) is False, where, f"a re-run job still transferring input (its last execution began {seconds + SLACK_S} s ago) would be held")
         idle = submit.transformed(base_job(site, **{attr.name: value, "JobStatus": 1}))
         t.expect(hold.eval(scope=idle) is False, where, f"an idle job with {attr.name} = {value} would be held")
 
