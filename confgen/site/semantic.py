@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from confgen.diagnostics import Diagnostic
 from confgen.hub import description as notebook
 from confgen.hub import options as hub_options
+from confgen.site.class_policy import class_policy_problems
 from confgen.site.load import PathKey
 from confgen.site.model import Site
 from confgen.site.pool_hosts import pool_hosts_problems
@@ -50,6 +51,7 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     yield from _schedules(site)
     yield from _checks(site)
     yield from _jupyterhub(site)
+    yield from class_policy_problems(site)
 
 
 def path_problem(value: str, *, colon: bool = False) -> str | None:

@@ -15,6 +15,7 @@ from confgen.hub import options as hub
 from confgen.render.expressions import OFFERED
 from confgen.site.load import PathKey
 from confgen.site.model import Check, NodeClass, Site
+from confgen.validate.class_checks import GPU_REQUESTS, check_class_policy, fitting_job, policy_allows
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, job_ad, now
 
 HEALTH_STATES: dict[str, dict[str, Any]] = {
@@ -85,6 +86,7 @@ def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole |
         if role is not None:
             _images(tally, cls, role)
             _start_matrix(tally, cls, role)
+            check_class_policy(tally, cls, role, node_attrs(site), _samples(site, cls))
             if site.reboots is not None:
                 _draining(tally, cls, role)
     if submit is not None:
@@ -119,7 +121,7 @@ def _notebooks(t: Tally, options: dict[str, Any], execute: dict[str, ExecuteRole
         accepted, reason = submit.decide(job)
         t.expect(accepted is True, where, later("the notebook {} is refused at submit: {}", corner, reason))
         ad = submit.transformed(job)
-        classes = [c for c in candidates[choice.gpus > 0] if choice.os in offers[c.role]]
+        classes = [c for c in candidates[choice.gpus > 0] if choice.os in offers[c.role] and policy_allows(site, c, job, slots[c.role])]
         t.expect(bool(classes), where, f"no node class runs the notebook {corner}")
         for cls in classes:
             role, slot = execute[cls.role], slots[cls.role]
@@ -166,8 +168,8 @@ def _strangers(site: Site) -> list[str]:
 def _samples(site: Site, cls: NodeClass) -> list[dict[str, Any]]:
     attr = site.job_attribute
     jobs: list[dict[str, Any]] = []
-    for os_name, interactive in itertools.product([None, *cls.images[:3], "NoSuchOS9"], (False, True)):
-        jobs.append(base_job(site, **{attr: os_name, "InteractiveJob": True if interactive else None}))
+    for os_name, interactive, gpus in itertools.product([None, *cls.images[:3], "NoSuchOS9"], (False, True), GPU_REQUESTS):
+        jobs.append(base_job(site, **{attr: os_name, "InteractiveJob": True if interactive else None, "RequestGPUs": gpus}))
     return jobs
 
 
@@ -175,9 +177,9 @@ def _start_matrix(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
     site = t.site
     healths = list(HEALTH_STATES) if site.health_script else ["healthy"]
     for health, job in itertools.product(healths, _samples(site, cls)):
-        want = expected_start(site, cls, job, health)
         for dynamic in (False, True):
             slot = role.slot(node_attrs(site, health), dynamic=dynamic, job=job)
+            want = expected_start(site, cls, job, health) and policy_allows(site, cls, job, slot)
             got = role.eval("START", slot, job_ad(job))
             kind = "dynamic" if dynamic else "partitionable"
             t.expect(got is want, ("node_classes", cls.name),
@@ -198,14 +200,15 @@ def _draining(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
     for hours, want in ((left, True), (left + 1, False)):
         if hours > attr.max:
             continue
-        job = base_job(site, **{site.job_attribute: os_name, attr.name: hours, "InteractiveJob": interactive})
+        job = fitting_job(site, cls, base_job(site, **{site.job_attribute: os_name, attr.name: hours, "InteractiveJob": interactive}))
+        want = want and policy_allows(site, cls, job, role.slot(node))
         got = role.eval("START", role.slot(node), job_ad(job))
         verb = "accept" if want else "refuse"
         t.expect(got is want, ("reboots",), f"a draining {cls.role} node with {left} h left should {verb} a job of {hours} h; START is {got!r}")
     fresh = {**node_attrs(site)}
-    job = base_job(site, **{site.job_attribute: os_name, attr.name: attr.max, "InteractiveJob": interactive})
+    job = fitting_job(site, cls, base_job(site, **{site.job_attribute: os_name, attr.name: attr.max, "InteractiveJob": interactive}))
     got = role.eval("START", role.slot(fresh), job_ad(job))
-    t.expect(got is True, ("reboots",), f"{cls.role} with no reboot due refuses a job of {attr.max} h; START is {got!r}")
+    t.expect(got is policy_allows(site, cls, job, role.slot(fresh)), ("reboots",), f"{cls.role} with no reboot due refuses a job of {attr.max} h; START is {got!r}")
 
 
 def _submit_policy(t: Tally, submit: SubmitRole) -> None:
