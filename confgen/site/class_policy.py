@@ -59,6 +59,20 @@ def class_policy_problems(site: Site) -> Iterator[Diagnostic]:
         yield from _attributes(site, cls)
         if cls.start is not None:
             yield from _start(site, cls)
+    yield from _notebooks(site)
+
+
+def _notebooks(site: Site) -> Iterator[Diagnostic]:
+    """Every OS the JupyterHub form offers without a GPU must start on a class that takes CPU notebooks."""
+    if site.jupyterhub is None:
+        return
+    cpu = {os_name for c in site.notebook_classes() if not c.only_gpu_jobs for os_name in c.images}
+    for cls in site.notebook_classes():
+        lonely = [os_name for os_name in cls.images if os_name not in cpu]
+        if cls.only_gpu_jobs and lonely:
+            yield site.diag(("node_classes", cls.name, "only_gpu_jobs"),
+                            f"the JupyterHub form offers notebooks without a GPU on {', '.join(lonely)}, which only this class runs, and it takes "
+                            "only GPU jobs: they would never start; set interactive: never here, or offer these OSes on a class that takes CPU notebooks")
 
 
 def health_names(site: Site) -> list[str]:
