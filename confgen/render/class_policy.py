@@ -7,6 +7,7 @@ from confgen.render.env import RenderBug, classad, knob
 from confgen.site.class_policy import parse_clause
 from confgen.site.model import NodeClass, Site
 
+
 def start_gpu(cls: NodeClass) -> str:
     """Strict boolean: the job asks for at least one GPU. A job attribute, so the partitionable slot
     and the dynamic slot carved for the job decide alike."""

@@ -38,7 +38,7 @@ KNOB_FAMILY = re.compile(
     r"REPLICATION|UPDATE|CONDOR)_|_DEFAULT_IMAGE$",
     re.IGNORECASE,
 )
-#: Names of the samples' job attributes the start clause is evaluated on.
+#: GPU requests of the sample jobs the start clause is evaluated on: none, zero, one.
 GPU_REQUESTS: tuple[int | None, ...] = (None, 0, 1)
 
 
@@ -225,5 +225,5 @@ def _start(site: Site, cls: NodeClass) -> Iterator[Diagnostic]:
 
 def _shown(value: Any) -> str:
     if isinstance(value, classad2.Value):
-        return value.name
+        return str(value.name)
     return f"{value!r} (a {type(value).__name__}, not a boolean)"
