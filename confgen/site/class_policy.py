@@ -101,8 +101,10 @@ def _switch(site: Site) -> Iterator[Diagnostic]:
 
     name = site.switch_attribute
     raw = site.doc.data.get("admin_switch", {})
-    if "attribute" in raw and (why := taken_by(site, name)):
-        yield site.diag(("admin_switch", "attribute"), f"{name!r} is {why}; pick another name for the switch, such as SiteStartJobs")
+    if (why := taken_by(site, name)) is not None:
+        # Without admin_switch.attribute only a health attribute of the same name can collide.
+        where: PathKey = ("admin_switch", "attribute") if "attribute" in raw else ("health", "publishes")
+        yield site.diag(where, f"{name!r} is {why} and the admin switch (admin_switch.attribute); give one of them another name")
     if "persistent_dir" in raw and (problem := path_problem(raw["persistent_dir"])):
         yield site.diag(("admin_switch", "persistent_dir"), problem)
 
