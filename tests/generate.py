@@ -81,7 +81,46 @@ def make_site(seed: int, n_os: int | None = None) -> dict[str, Any]:
         for section in ("reboots", "jupyterhub"):
             if section in site:
                 site[section].pop("runtime_attribute", None)
+    # Last once more: the per-class policy and the admin switch (issue 12).
+    class_policy(rng, site)
     return site
+
+
+#: Extra START clauses of the shapes sites write, each a strict boolean for any job (the limits stay above
+#: what a generated JupyterHub form offers, so every notebook still starts somewhere).
+CLAUSES = [
+    'TARGET.{job} =!= "{word}"',
+    '(TARGET.{job} =?= "{word}") || (TARGET.RequestCpus <= {n})',
+    'isUndefined(TARGET.{job}) || TARGET.{job} =!= "{word}"',
+    'TARGET.RequestMemory <= {mem}',
+    '(MY.{slot} =?= {value}) && (TARGET.{job} =!= "{word}")',
+]
+
+
+def class_policy(rng: random.Random, site: dict[str, Any]) -> None:
+    """GPU-only classes, per-class binds, extra START clauses and slot attributes, a renamed switch."""
+    for name, cls in site["node_classes"].items():
+        # A class that takes notebooks keeps CPU notebooks (confgen refuses a form whose choice never starts).
+        if cls.get("gpus") and rng.random() < 0.6 and ("jupyterhub" not in site or cls["interactive"] == "never"):
+            cls["only_gpu_jobs"] = True
+        if rng.random() < 0.5:
+            cls["binds"] = [f"/local/{name}", *([{"source": f"/opt/{name}-tools", "target": "/tools", "read_only": True}] if rng.random() < 0.5 else [])]
+        attrs: dict[str, Any] = {}
+        if rng.random() < 0.6:
+            attrs[rng.choice(["ScratchKind", "LocalDiskType", "Fabric"])] = rng.choice(["nvme", "local-ssd", "hdd raid"])
+            attrs[rng.choice(["ScratchGB", "NodeGeneration"])] = rng.randint(-3, 4000)
+            attrs[rng.choice(["HasInfiniBand", "IsLegacyRack"])] = rng.random() < 0.5
+            cls["attributes"] = attrs
+        if rng.random() < 0.6:
+            slot_attr, value = next(((k, v) for k, v in attrs.items()), ("SiteNodeClass", name))
+            shown = f'"{value}"' if isinstance(value, str) else str(value)
+            clause = rng.choice(CLAUSES if attrs else CLAUSES[:4])
+            cls["start"] = clause.format(job=rng.choice(["Project", "AcctGroupName", "Experiment"]), word=rng.choice(["teaching", "test", "cms"]),
+                                         n=rng.randint(16, 64), mem=rng.randint(65536, 131072), slot=slot_attr, value=shown)
+    if rng.random() < 0.4:
+        published = {n.lower() for n in site.get("health", {}).get("publishes", {}).values()}  # a health name is not a switch
+        switch = rng.choice(["StartJobs", "AcceptNewJobs", "Drained_Not"])
+        site["admin_switch"] = {"attribute": switch if switch.lower() not in published else "AcceptNewJobs"}
 
 
 def dump(site: dict[str, Any]) -> str:

@@ -2,7 +2,8 @@
 
 Expectations come from the site's rules: the daemon identity condor@<uid_domain> only from
 security.pool_hosts (default: every host of the UID domain), users of the UID domain write only on the
-access point and only from those hosts, NEGOTIATOR only from the central managers, nobody at CONFIG.
+access point and only from those hosts, NEGOTIATOR only from the central managers, nobody at CONFIG;
+remote configuration is the admin switch alone (persistent, on the startd, at ADMINISTRATOR).
 The security lint refuses a configuration that reintroduces a wildcard at those levels.
 """
 
@@ -78,6 +79,22 @@ def test_negotiator_and_administrator_only_from_the_central_managers(loaded: tup
         assert config.get("ALLOW_CONFIG") is None
         assert (config.get("ENABLE_RUNTIME_CONFIG") or "").lower() == "false"
         assert (config.get("ENABLE_PERSISTENT_CONFIG") or "").lower() == "false"
+
+
+def test_remote_configuration_is_exactly_the_admin_switch_on_the_startd(loaded: tuple[Site, dict[str, RoleConfig]]) -> None:
+    """Persistent configuration only for the startd of execute roles, settable only the switch, only at
+    ADMINISTRATOR; runtime configuration off everywhere (also per daemon)."""
+    site, configs = loaded
+    switch = site.doc.data.get("admin_switch", {}).get("attribute", "SiteStartJobs")
+    for role, config in configs.items():
+        execute = role.startswith("execute-")
+        settable = {k: v for k, v in config.knobs.items() if "SETTABLE_ATTRS" in k}
+        assert settable == ({"STARTD.SETTABLE_ATTRS_ADMINISTRATOR": switch} if execute else {}), (role, settable)
+        persistent = {k: (v or "").lower() for k, v in config.knobs.items() if k.endswith("ENABLE_PERSISTENT_CONFIG")}
+        assert persistent == ({"ENABLE_PERSISTENT_CONFIG": "false", "STARTD.ENABLE_PERSISTENT_CONFIG": "true"} if execute else {"ENABLE_PERSISTENT_CONFIG": "false"}), (role, persistent)
+        runtime = {k: (v or "").lower() for k, v in config.knobs.items() if k.endswith("ENABLE_RUNTIME_CONFIG")}
+        assert runtime == {"ENABLE_RUNTIME_CONFIG": "false"}, (role, runtime)
+        assert not [k for k in config.knobs if k.endswith("ALLOW_CONFIG")], role
 
 
 def test_read_is_encrypted_and_integrity_checked_as_the_site_requires(loaded: tuple[Site, dict[str, RoleConfig]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from confgen.render import class_policy as cp
 from confgen.render import expressions as ex
 from confgen.render import extra, runtime
 from confgen.render import jupyterhub as hub
@@ -150,13 +151,15 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
     frags.append(_render(site, role, "40-slots.conf", "Slots: partitionable, GPUs, what this class offers.",
                          gpus=cls.gpus, node_class=cls.name, offered=cls.images,
                          node_class_attr=ex.NODE_CLASS, offered_attr=ex.OFFERED))
+    frags.append(_render(site, role, "45-class-policy.conf", "Class policy: site slot attributes, the admin switch.",
+                         attributes=cp.attributes(cls), switch=site.switch_attribute, persistent_dir=site.switch_dir))
     frags.append(_render(site, role, "50-containers.conf", f"Containers: every job in an Apptainer image of the OS it names in {site.job_attribute}.",
                          runtime=site.runtime, all_jobs=site.all_jobs, singularity_job=ui.singularity_job(site),
                          images=[(os_name, site.images[os_name]) for os_name in _with_default(site, cls)],
                          image_macro=ex.image_macro, job_attribute=site.job_attribute, default_os=site.default_os,
                          chain=ex.image_chain(site, cls) if ex.uses_chain(cls) else None,
                          record=None if ex.uses_chain(cls) else ex.image_record(site, cls),
-                         binds=ex.bind_list(site), target_dir=site.target_dir, threads_env=site.threads_env,
+                         binds=cp.bind_list(site, cls), target_dir=site.target_dir, threads_env=site.threads_env,
                          user_images=site.user_images, user_image_expr=ui.image_expr(site)))
     if site.health_script is not None:
         frags.append(_render(site, role, "60-health.conf", "Node health: the health script as a startd cron job.",
@@ -169,7 +172,8 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
                              drain=list(ex.drain_attributes(site).items())))
     frags.append(_render(site, role, "80-start.conf", "START: which jobs this class runs.",
                          start_os=ui.start_os(site, cls), start_interactive=ex.start_interactive(cls),
-                         start_health=ex.start_health(site), start_drain=ex.start_drain(site)))
+                         start_health=ex.start_health(site), start_drain=ex.start_drain(site),
+                         start_gpu=cp.start_gpu(cls), start_class=cp.start_class(cls), start_switch=cp.start_switch(site)))
     return frags
 
 

@@ -75,6 +75,12 @@ class NodeClass:
     images: tuple[str, ...]
     cpus: int | None = None
     memory_gb: int | None = None
+    #: Per-class policy (issue 12): GPU jobs only, binds after the site's, an extra START clause,
+    #: attributes published in the slot ad (name, value), sorted by name.
+    only_gpu_jobs: bool = False
+    binds: tuple[Bind, ...] = ()
+    start: str | None = None
+    attributes: tuple[tuple[str, str | int | bool], ...] = ()
 
     @property
     def runs_interactive(self) -> bool:
@@ -173,6 +179,10 @@ class Site:
     #: extra_config: knobs confgen does not model, per role selector (confgen/site/extra_config.py)
     extra_config: tuple[ExtraKnob, ...] = ()
     user_images: UserImages | None = None
+    #: The admin switch of every execute role (admin_switch.attribute): START needs it =!= False.
+    switch_attribute: str = "SiteStartJobs"
+    #: PERSISTENT_CONFIG_DIR of the startd, where the switch's setting is kept (admin_switch.persistent_dir).
+    switch_dir: str = "/etc/condor/persistent"
 
     def roles(self) -> list[str]:
         hub = ["jupyterhub"] if self.jupyterhub is not None else []
@@ -245,6 +255,8 @@ def build_site(doc: Document) -> Site:
         health_names=_health_names(d.get("health", {}).get("publishes")),
         extra_config=build_extra_config(d.get("extra_config")),
         user_images=_user_images(cont.get("user_images")),
+        switch_attribute=d.get("admin_switch", {}).get("attribute", "SiteStartJobs"),
+        switch_dir=d.get("admin_switch", {}).get("persistent_dir", "/etc/condor/persistent").rstrip("/") or "/",
     )
 
 
@@ -295,7 +307,8 @@ def _reboots(r: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _node_class(name: str, v: dict[str, Any], images: dict[str, str]) -> NodeClass:
     return NodeClass(name, v.get("interactive", "allowed"), v.get("gpus", False), tuple(sorted(v.get("images", list(images)))),
-                     v.get("cpus"), v.get("memory_gb"))
+                     v.get("cpus"), v.get("memory_gb"), v.get("only_gpu_jobs", False), tuple(_bind(b) for b in v.get("binds", [])),
+                     v.get("start"), tuple(sorted(v.get("attributes", {}).items())))
 
 
 def _jupyterhub(v: dict[str, Any] | None) -> JupyterHub | None:

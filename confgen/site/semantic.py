@@ -11,6 +11,7 @@ from confgen.diagnostics import Diagnostic
 from confgen.hub import description as notebook
 from confgen.hub import options as hub_options
 from confgen.site import extra_config
+from confgen.site.class_policy import class_policy_problems
 from confgen.site.health import health_problems
 from confgen.site.load import PathKey
 from confgen.site.model import Site
@@ -58,6 +59,7 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     yield from extra_config.check(site)
     from confgen.site.user_images import user_images_problems  # here: that module builds on this one
     yield from user_images_problems(site)
+    yield from class_policy_problems(site)
 
 
 def path_problem(value: str, *, colon: bool = False) -> str | None:

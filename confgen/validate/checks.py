@@ -15,6 +15,7 @@ from confgen.hub import options as hub
 from confgen.render.expressions import OFFERED
 from confgen.site.load import PathKey
 from confgen.site.model import Check, NodeClass, Site
+from confgen.validate.class_checks import GPU_REQUESTS, check_class_policy, policy_allows
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, job_ad, now
 from confgen.validate.user_images import check_user_images
 
@@ -98,6 +99,7 @@ def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole |
         if role is not None:
             _images(tally, cls, role)
             _start_matrix(tally, cls, role)
+            check_class_policy(tally, cls, role, node_attrs(site), _samples(site, cls))
     if submit is not None:
         _submit_policy(tally, submit)
         _agreement(tally, execute, submit)
@@ -131,7 +133,7 @@ def _notebooks(t: Tally, options: dict[str, Any], execute: dict[str, ExecuteRole
         accepted, reason = submit.decide(job)
         t.expect(accepted is True, where, later("the notebook {} is refused at submit: {}", corner, reason))
         ad = submit.transformed(job)
-        classes = [c for c in candidates[choice.gpus > 0] if choice.os in offers[c.role]]
+        classes = [c for c in candidates[choice.gpus > 0] if choice.os in offers[c.role] and policy_allows(site, c, job, slots[c.role])]
         t.expect(bool(classes), where, f"no node class runs the notebook {corner}")
         for cls in classes:
             role, slot = execute[cls.role], slots[cls.role]
@@ -178,8 +180,8 @@ def _strangers(site: Site) -> list[str]:
 def _samples(site: Site, cls: NodeClass) -> list[dict[str, Any]]:
     attr = site.job_attribute
     jobs: list[dict[str, Any]] = []
-    for os_name, interactive in itertools.product([None, *cls.images[:3], "NoSuchOS9"], (False, True)):
-        jobs.append(base_job(site, **{attr: os_name, "InteractiveJob": True if interactive else None}))
+    for os_name, interactive, gpus in itertools.product([None, *cls.images[:3], "NoSuchOS9"], (False, True), GPU_REQUESTS):
+        jobs.append(base_job(site, **{attr: os_name, "InteractiveJob": True if interactive else None, "RequestGPUs": gpus}))
     return jobs
 
 
@@ -187,9 +189,9 @@ def _start_matrix(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
     site = t.site
     healths = list(HEALTH_STATES) if site.health_script else ["healthy"]
     for health, job in itertools.product(healths, _samples(site, cls)):
-        want = expected_start(site, cls, job, health)
         for dynamic in (False, True):
             slot = role.slot(node_attrs(site, health), dynamic=dynamic, job=job)
+            want = expected_start(site, cls, job, health) and policy_allows(site, cls, job, slot)
             got = role.eval("START", slot, job_ad(job))
             kind = "dynamic" if dynamic else "partitionable"
             t.expect(got is want, ("node_classes", cls.name),

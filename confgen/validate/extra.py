@@ -24,6 +24,7 @@ OWNER = {
     "30-security.conf": "security",
     "40-central-manager.conf": "site.central_managers",
     "40-slots.conf": "node_classes",
+    "45-class-policy.conf": "node_classes.<class>.attributes and admin_switch",
     "50-containers.conf": "containers",
     "50-submit-policy.conf": "job_attributes, containers.job_attribute and containers.user_images",
     "55-runtime-limit.conf": "the runtime: key of a job_attributes entry (the runtime limit)",

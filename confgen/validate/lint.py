@@ -6,6 +6,7 @@ import re
 
 from confgen.diagnostics import Diagnostic
 from confgen.site.model import Site
+from confgen.validate.lint_switch import lint_switch
 from confgen.validate.parser import RoleConfig
 
 WRITE_LEVELS = ("WRITE", "ADMINISTRATOR", "DAEMON", "NEGOTIATOR", "CONFIG", "ADVERTISE_STARTD", "ADVERTISE_SCHEDD", "ADVERTISE_MASTER")
@@ -62,6 +63,7 @@ def lint_daemon_levels(site: Site, role: str, config: RoleConfig) -> list[Diagno
         value = (config.get(knob) or "false").strip().lower()
         if value not in ("false", "0", "no"):
             out.append(site.diag(("security",), f"security lint: {role}: {knob} = {value} lets whoever holds CONFIG rewrite this daemon's policy over the network; set it to False", code="security"))
+    out += [site.diag(("security",), f"security lint: {role}: {message}", code="security") for message in lint_switch(site, role, config)]
     return out
 
 

@@ -11,6 +11,7 @@ from confgen.render.runtime import GRACE_S, HOLD
 from confgen.site.model import NodeClass, Site
 from confgen.site.runtime import runtime_attribute
 from confgen.validate.checks import Tally, base_job, later, node_attrs
+from confgen.validate.class_checks import fitting_job, policy_allows
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, job_ad, now
 
 #: Seconds of slack for the clock moving between building a sample ad and evaluating it.
@@ -79,8 +80,11 @@ def draining_checks(t: Tally, cls: NodeClass, role: ExecuteRole, submit: SubmitR
     interactive = True if cls.interactive == "only" else None
     attr, limit = runtime_attribute(site), site.runtime_limit
 
+    def plain(**attrs: Any) -> dict[str, Any]:  # a job the class otherwise takes (a GPU request on a GPU-only class)
+        return fitting_job(site, cls, base_job(site, **{site.job_attribute: os_name, "InteractiveJob": interactive}, **attrs))
+
     def job(**attrs: Any) -> Any:
-        return submit.transformed(base_job(site, **{site.job_attribute: os_name, "InteractiveJob": interactive}, **attrs))
+        return submit.transformed(plain(**attrs))
 
     def ends_in(**attrs: Any) -> int | None:
         got = job(**attrs).get("AllowedExecuteDuration")
@@ -98,17 +102,19 @@ def draining_checks(t: Tally, cls: NodeClass, role: ExecuteRole, submit: SubmitR
                 continue
             since = now() - (drain - left)
             node = {**node_attrs(site), "RebootNeeded": True, "RebootNeededSince": since, "SiteRebootDelay": 0}
+            want = want and policy_allows(site, cls, plain(**attrs), role.slot(node))
             got = role.eval("START", role.slot(node), job(**attrs))
             verb = "start" if want else "refuse"
             t.expect(got is want, ("reboots",), f"a draining {cls.role} node with {left} s to its deadline should {verb} a job with "
                                                 f"{label} (AllowedExecuteDuration {ends} s); START is {got!r}")
     draining = {**node_attrs(site), "RebootNeeded": True, "RebootNeededSince": now() - 60, "SiteRebootDelay": 0}
-    unknown = job_ad(base_job(site, **{site.job_attribute: os_name, "InteractiveJob": interactive}))
+    unknown = job_ad(plain())
     got = role.eval("START", role.slot(draining), unknown)
     t.expect(got is False, ("reboots",), f"a draining {cls.role} node starts a job with no AllowedExecuteDuration; START is {got!r}")
     for label, attrs, _ in fits[-1:]:
-        got = role.eval("START", role.slot(node_attrs(site)), job(**attrs))
-        t.expect(got is True, ("reboots",), f"{cls.role} with no reboot due refuses a job with {label}; START is {got!r}")
+        fresh = role.slot(node_attrs(site))
+        got = role.eval("START", fresh, job(**attrs))
+        t.expect(got is policy_allows(site, cls, plain(**attrs), fresh), ("reboots",), f"{cls.role} with no reboot due refuses a job with {label}; START is {got!r}")
 
 
 def run_runtime_checks(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitRole | None) -> None:

@@ -92,6 +92,19 @@ def test_nobody_changes_a_daemons_configuration_over_the_network(pool: Pool, ver
     assert "forged" not in got.stdout, got.stdout
 
 
+def test_an_ordinary_user_cannot_flip_the_admin_switch(pool: Pool, site: Site) -> None:
+    """The one knob the startd persists is settable at ADMINISTRATOR only: the user is refused by the
+    authorization (the startd says so), not by a missing directory. Root's positive control is in
+    tests/pool/test_class_policy.py, with a switch directory that exists."""
+    env = pool.env("exec")
+    proc = pool.root.run("condor_config_val", "-startd", "-set", f"{site.switch_attribute} = False", env=env, user=SUBMITTER, check=False)
+    assert proc.returncode != 0 and "failed" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    log = pool.root.host("/var/lib/confgen-test/pool/exec/local/log/StartLog").read_text()
+    assert re.search(rf"PERMISSION DENIED to {SUBMITTER}@\S+ .*for remote config {site.switch_attribute.lower()}, access level ADMINISTRATOR", log, re.I)
+    published = pool.status("-constraint", "SiteNodeClass =!= undefined", "-af", site.switch_attribute).split()
+    assert published and set(published) == {"true"}, published  # the real slot still starts jobs
+
+
 def test_the_pool_still_runs_jobs_and_ssh_to_job(pool: Pool, site: Site) -> None:
     lines = [
         f"initialdir = /home/{SUBMITTER}", "executable = /bin/sleep", "arguments = 120", "transfer_executable = false",
