@@ -193,7 +193,7 @@ def test_lists_confgen_extends_are_refused(knob: str, value: str, run: Any, tmp_
 @pytest.mark.parametrize(("selector", "knob", "value", "finding"), [
     ("submit", "SEC_WRITE_AUTHENTICATION_METHODS", "CLAIMTOBE", "the authentication methods for WRITE includes CLAIMTOBE"),
     ("execute", "SEC_ADMINISTRATOR_AUTHENTICATION_METHODS", "FS, ANONYMOUS", "the authentication methods for ADMINISTRATOR includes ANONYMOUS"),
-    ("execute", "ALLOW_CONFIG", "*", "ALLOW_CONFIG grants '*'"),
+    ("execute", "ALLOW_CONFIG", "*", "ALLOW_CONFIG = * fails confgen's security lint"),
     ("all", "ENABLE_PERSISTENT_CONFIG", True, "ENABLE_PERSISTENT_CONFIG"),
 ])
 def test_what_issue_11_closed_stays_closed(selector: str, knob: str, value: Any, finding: str, run: Any, tmp_path: Any, monkeypatch: Any) -> None:

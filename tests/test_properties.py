@@ -21,6 +21,7 @@ import io
 import json
 import random
 import re
+import shutil
 import signal
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
@@ -125,6 +126,13 @@ def check_renders_or_is_refused(site: dict[str, Any]) -> None:
     text = dump(site)
     note(text)
     code, out, err, workdir = render_cli(text)
+    try:
+        _renders_or_is_refused(code, out, err, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _renders_or_is_refused(code: int, out: str, err: str, workdir: Path) -> None:
     assert "Traceback" not in out + err
     assert code in (0, 1), (code, out, err)
     if code == 1:

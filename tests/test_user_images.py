@@ -36,6 +36,8 @@ def user_images_site(seed: int) -> dict[str, Any]:
     rng = random.Random(f"user-images-{seed}")
     attribute = rng.choice([a for a in ATTRIBUTES if a not in raw.get("job_attributes", {})])
     raw["containers"]["user_images"] = {"attribute": attribute, "allowed": rng.choice(PREFIX_SETS)}
+    for cls in raw["node_classes"].values():  # a class's own START clause is tested in test_class_policy.py
+        cls.pop("start", None)
     if attribute == "SingularityImage" and rng.random() < 0.5:
         del raw["containers"]["user_images"]["attribute"]  # the default
     return raw
@@ -142,6 +144,8 @@ def test_allowed_paths_run_in_exactly_that_image_and_others_are_refused_at_submi
         for cls in site.node_classes:
             config = configs[cls.role]
             job_here = {**job, "InteractiveJob": True} if cls.interactive == "only" else job
+            if cls.only_gpu_jobs:
+                job_here = {**job_here, "RequestGPUs": 1}
             starts = evaluate(config, "START", job_here, site)
             assert starts is allowed(path, raw), (cls.role, path, starts)  # any class: the image is the job's OS
             if starts:

@@ -3,10 +3,8 @@ and of the admin switch (admin_switch.attribute)."""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
-from importlib import resources
 from typing import Any
 
 import classad2

@@ -39,6 +39,7 @@ def _clean(rest: str) -> bool:
 
 def check_user_images(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitRole | None) -> None:
     from confgen.validate.checks import base_job, node_attrs  # here: checks.py calls this module
+    from confgen.validate.class_checks import fitting_job, policy_allows
 
     site = t.site
     ui = site.user_images
@@ -56,7 +57,8 @@ def check_user_images(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitR
                     got, reason = submit.decide(job)
                     t.expect(got is True, where, f"a job naming {label} = {path!r} is refused at submit: {reason}")
                 for cls, role, slot in slots.values():
-                    _runs_in(t, where, cls, role, slot, {**job, **_interactive(cls)}, path)
+                    here = fitting_job(site, cls, {**job, **_interactive(cls)})  # a GPU request on a GPU-only class
+                    _runs_in(t, where, cls, role, slot, here, path, policy_allows(site, cls, here, slot))
             for path in bad_paths(ui, prefix):
                 job = base_job(site, **{attr: path})
                 if submit is not None:
@@ -82,10 +84,13 @@ def _interactive(cls: NodeClass) -> dict[str, Any]:
     return {"InteractiveJob": True} if cls.interactive == "only" else {}
 
 
-def _runs_in(t: Tally, where: PathKey, cls: NodeClass, role: ExecuteRole, slot: Any, job: dict[str, Any], path: str) -> None:
+def _runs_in(t: Tally, where: PathKey, cls: NodeClass, role: ExecuteRole, slot: Any, job: dict[str, Any], path: str, policy: bool) -> None:
+    """`policy`: whether the class's own policy (only_gpu_jobs, its start clause, the switch) takes the job."""
     ad = job_ad(job)
     starts = role.eval("START", slot, ad)
-    t.expect(starts is True, where, f"{cls.role} does not start a job naming the allowed image {path!r} (START = {starts!r})")
+    t.expect(starts is policy, where, f"{cls.role} should {'start' if policy else 'refuse (by its class policy)'} a job naming the allowed image {path!r} (START = {starts!r})")
+    if not policy:
+        return
     got = role.eval("SINGULARITY_IMAGE_EXPR", slot, ad)
     t.expect(got == path, where, f"on {cls.role} a job naming the image {path!r} gets {got!r}")
     container = role.eval("SINGULARITY_JOB", slot, ad)
