@@ -54,6 +54,10 @@ _USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 SOCKET_NAME = "tunnel.sock"
 
 
+
+#: What condor_q prints when it could not ask the schedd (not an empty answer: the job's absence).
+UNKNOWN_QUERY = re.compile(r"(?m)^-- Failed to fetch ads from|^\s*(?:AUTHENTICATE|SECMAN|CEDAR):\d+:|^Error: |Failed to connect to")
+
 class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
     site_options_file = Unicode(
         "/etc/jupyterhub/confgen/spawner-options.json",
@@ -75,6 +79,13 @@ class SiteCondorSpawner(CondorSpawner):  # type: ignore[misc]
 
     # The notebook listens on the job's loopback only; the hub reaches it through the tunnel.
     ip = Unicode("127.0.0.1").tag(config=True)
+
+    # A condor_q that fails (the schedd busy past the client's deadline, a network error) says nothing
+    # about the job: batchspawner's CondorSpawner reads it as "job gone" and cancels a pending spawn
+    # or drops a running notebook. Seen in the test pool: "-- Failed to fetch ads from: ...
+    # AUTHENTICATE:1006:exceeded ... deadline during authentication", then "Cancelling job 1". Such
+    # output is "unknown": the spawn keeps waiting (up to start_timeout) and poll() asks again.
+    state_unknown_re = Unicode(UNKNOWN_QUERY.pattern, help="condor_q output that means the schedd did not answer.").tag(config=True)
 
     local_port = Integer(0, help="The port the proxy reaches the server at (127.0.0.1:local_port), held by the relay.")
     remote_port = Integer(0, help="The notebook's port inside the job.")
