@@ -163,3 +163,19 @@ def test_the_admin_switch_stops_new_starts_without_a_render_and_starts_them_agai
     # Without a render: the role's files are as confgen wrote them; the setting lives in the switch's directory.
     assert config_before == {p.name: p.read_bytes() for p in pool.root.host(f"{BASE}/exec/config.d").iterdir() if p.is_file()}
     assert any(p.name.startswith(".config") for p in pool.root.host(SWITCH_DIR).iterdir())
+
+
+def test_the_admin_switch_survives_a_startd_restart(pool: Pool, site: Site) -> None:
+    """The setting lives in the startd's persistent configuration: a restarted startd (new DaemonStartTime)
+    still publishes the switch off, until root sets it back."""
+    plain = the_class(site, False)
+    if pool.execute_role != plain.role:
+        pool.start_execute(plain.role)
+    assert set_switch(pool, False).returncode == 0
+    wait_for("the slot to publish the switch off", lambda: pool.slot_attr(SWITCH) == "false", timeout=30)
+    before = pool.slot_attr("DaemonStartTime")
+    pool.root.run("condor_restart", "-startd", env=pool.env("exec"))
+    wait_for("a restarted startd", lambda: pool.slot_attr("DaemonStartTime") not in ("", before), timeout=60)
+    assert pool.slot_attr(SWITCH) == "false"
+    assert set_switch(pool, True).returncode == 0
+    wait_for("the slot to publish the switch on", lambda: pool.slot_attr(SWITCH) == "true", timeout=30)
