@@ -21,6 +21,7 @@ from confgen.site.model import Site
 from confgen.validate import validate
 from confgen.validate.parser import RoleConfig, load_roles
 from tests.generate import dump, make_site
+from tests.test_meaning import submit_decision as decide  # the schedd's decision: defaults, then each requirement
 
 ATTRIBUTES = ["SingularityImage", "UserImage", "Payload_Image", "WantImagePath"]
 PREFIX_SETS = [
@@ -84,20 +85,6 @@ def rendered(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     assert problems == []
     return raw, site, fragments, configs
 
-
-def decide(config: RoleConfig, job: dict[str, Any]) -> tuple[bool, str]:
-    """The schedd's decision: the site defaults applied, then every submit requirement in order."""
-    ad = classad2.ClassAd({"Owner": "someone", **job})
-    for line in (config.get("JOB_TRANSFORM_ConfgenDefaults") or "").splitlines():
-        _, name, value = line.split(None, 2)
-        if name not in ad:
-            ad[name] = classad2.ExprTree(value).eval()
-    for name in config.get("SUBMIT_REQUIREMENT_NAMES").split():
-        result = classad2.ExprTree(config.get(f"SUBMIT_REQUIREMENT_{name}")).eval(scope=classad2.ClassAd(), target=ad)
-        assert isinstance(result, bool), (name, job, result)
-        if not result:
-            return False, classad2.ExprTree(config.get(f"SUBMIT_REQUIREMENT_{name}_REASON")).eval(scope=classad2.ClassAd(), target=ad)
-    return True, ""
 
 
 def evaluate(config: RoleConfig, knob: str, job: dict[str, Any], site: Site) -> Any:
