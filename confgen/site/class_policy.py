@@ -103,7 +103,7 @@ def _switch(site: Site) -> Iterator[Diagnostic]:
 
 
 def _binds(site: Site, cls: NodeClass) -> Iterator[Diagnostic]:
-    from confgen.site.semantic import path_problem  # semantic imports this module
+    from confgen.site.semantic import path_problem, target_dir_problem  # semantic imports this module
 
     raw = site.doc.data["node_classes"][cls.name].get("binds", [])
     targets = {_target(b): ("containers", "binds") for b in site.binds}
@@ -114,6 +114,8 @@ def _binds(site: Site, cls: NodeClass) -> Iterator[Diagnostic]:
             if value is not None and (problem := path_problem(value, colon=True)):
                 yield site.diag(at + ((field,) if as_mapping else ()), f"bind {field} {problem}")
         target = _target(bind)
+        if (problem := target_dir_problem(site, bind)) is not None:
+            yield site.diag(at + (("target" if bind.target else "source",) if as_mapping else ()), problem)
         if target in targets:
             owner = "containers.binds" if targets[target][0] == "containers" else f"node_classes.{cls.name}.binds"
             yield site.diag(at + (("target" if bind.target else "source",) if as_mapping else ()),

@@ -14,7 +14,7 @@ from confgen.site import extra_config
 from confgen.site.class_policy import class_policy_problems
 from confgen.site.health import health_problems
 from confgen.site.load import PathKey
-from confgen.site.model import Site
+from confgen.site.model import Bind, Site
 from confgen.site.pool_hosts import pool_hosts_problems
 from confgen.site.runtime import runtime_attribute, runtime_problems
 
@@ -103,11 +103,28 @@ def _containers(site: Site) -> Iterator[Diagnostic]:
             if problem:
                 as_mapping = isinstance(site.doc.data["containers"]["binds"][i], dict)
                 yield site.diag(bind_at + ((field,) if as_mapping else ()), f"bind {field} {problem}")
+        if (problem := target_dir_problem(site, bind)) is not None:
+            as_mapping = isinstance(site.doc.data["containers"]["binds"][i], dict)
+            yield site.diag(bind_at + (("target" if bind.target else "source",) if as_mapping else ()), problem)
     for field, value in (("runtime", site.runtime), ("target_dir", site.target_dir)):
         if value is not None and (problem := path_problem(value)):
             yield site.diag(base + (field,), problem)
     if site.job_attribute.lower() in RESERVED_JOB_ATTRIBUTES:
         yield site.diag(base + ("job_attribute",), f"{site.job_attribute!r} is an attribute HTCondor defines itself; pick a site name such as ContainerOS")
+
+
+def target_dir_problem(site: Site, bind: Bind) -> str | None:
+    """A bind whose target is containers.target_dir or below it: the starter mounts each job's own
+    scratch directory there, and Apptainer fails to create the bind's mount point inside it (seen with
+    Apptainer 1.4.5: 'failed to create .../dir_NNN/<name> dir'), so no job starts on the node."""
+    if not site.target_dir or not isinstance(site.target_dir, str):
+        return None
+    top = site.target_dir.rstrip("/") or "/"
+    target = (bind.target or bind.source).rstrip("/") or "/"
+    if target == top or target.startswith(top.rstrip("/") + "/"):
+        return (f"bind target {target!r} is inside containers.target_dir {top!r}, where the starter mounts each job's scratch "
+                f"directory; Apptainer cannot create it there and no job would start: bind it to a path outside {top!r}")
+    return None
 
 
 def _node_classes(site: Site) -> Iterator[Diagnostic]:
