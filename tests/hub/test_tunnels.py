@@ -1,10 +1,10 @@
 """Notebooks reached through condor_ssh_to_job, in the loopback pool of real HTCondor daemons.
 
 The hub is the real JupyterHub with confgen's spawner. Test-only parts, each named as such: the
-notebook (tests/hub/notebook-standin, a small HTTP server), the container runtime (the pool's
-apptainer stand-in), the proxy (tests/hub/standin_proxy.py), the exec_prefix that switches to the
-user inside the chroot and records the environment it is given (tests/hub/as-user), the uid lookup
-in the chroot (tests/hub/chroot_spawner.py), and another local user who tries to take the tunnels
+notebook (tests/hub/notebook-standin, a small HTTP server, run by the real Apptainer in the image of
+the OS asked for), the proxy (tests/hub/standin_proxy.py), the exec_prefix that switches to the
+user inside the test machine and records the environment it is given (tests/hub/as-user), the uid lookup
+in the machine's root (tests/hub/chroot_spawner.py), and another local user who tries to take the tunnels
 (tests/hub/port-thief, uid 65534 on the hub host, running for the whole module).
 Everything else is what a hub host runs: condor_submit, condor_q, condor_rm and condor_ssh_to_job
 as the user, ssh, the relay holding each server's port, and the starter's sshd.
@@ -59,19 +59,18 @@ def _argv(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
-def spawner_processes() -> list[tuple[int, str]]:
-    """Live processes of a tunnel on this host: condor_ssh_to_job and the ssh it runs (zombies excluded)."""
+def spawner_processes(root: Root) -> list[tuple[int, str]]:
+    """Live processes of a tunnel: condor_ssh_to_job and the ssh it runs (zombies excluded), among the
+    processes of the test machine only (as-user runs them there), not every ssh of the host."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in root.processes():
         try:
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        argv = _argv(int(entry.name))
+        argv = _argv(pid)
         if state != "Z" and argv and os.path.basename(argv[0]) in ("ssh", "condor_ssh_to_job"):
-            found.append((int(entry.name), " ".join(argv)))
+            found.append((pid, " ".join(argv)))
     return found
 
 
@@ -127,18 +126,21 @@ def fetch(port: int, path: str = "/") -> str | None:
 @pytest.fixture(scope="module")
 def hub_in_pool(root: Root, shipped_site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Pool]]:
     site = shipped_site
+    work = tmp_path_factory.mktemp("hub-in-pool")
+    servers = work / "servers"
+    servers.mkdir()
+    # The spawner's private directories must have the same path for the hub and inside the test
+    # machine: bound into the root, then the machine started afresh (it takes the root's mounts along).
+    root.host(str(servers)).mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "--bind", str(servers), str(root.host(str(servers)))], check=True)
+    root.kill_all()
     pool = Pool(root, render_site(site))
     pool.start_central_and_submit()
     # A class that takes notebooks of the default OS.
     cls = next(c for c in site.notebook_classes() if site.default_os in c.images)
     pool.start_execute(cls.role)
-    root.write(STANDIN, (HERE / "notebook-standin").read_text(), 0o755)
-    work = tmp_path_factory.mktemp("hub-in-pool")
-    servers = work / "servers"
-    servers.mkdir()
-    # The spawner's private directories must have the same path for the hub and inside the chroot.
-    root.host(str(servers)).mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "--bind", str(servers), str(root.host(str(servers)))], check=True)
+    for where in ("", *pool.images().values()):  # the job runs it inside its container
+        root.write(where + STANDIN, (HERE / "notebook-standin").read_text(), 0o755)
     snippet, options = write_hub_files(site, work / "confgen")
     record = work / "record"
     record.mkdir()
@@ -146,12 +148,12 @@ def hub_in_pool(root: Root, shipped_site: Site, tmp_path_factory: pytest.TempPat
         root.write(f"/home/{user}/.ssh/config", SSH_CONFIG)
         for mark in root.host("/tmp").glob(Path(MATCH_EXEC_MARK).name + "*"):
             mark.unlink()
-    env = {"CONFGEN_CHROOT": str(root.path), "CONFGEN_CONDOR_CONFIG": pool.env("submit")["CONDOR_CONFIG"],
+    env = {"CONFGEN_CHROOT": str(root.path), "CONFGEN_MACHINE": str(root.machine.init), "CONFGEN_CONDOR_CONFIG": pool.env("submit")["CONDOR_CONFIG"],
            "CONFGEN_RECORD_DIR": str(record), **HUB_SECRETS}
     hub = Hub(work, snippet, options, env=env, extra=f"""
 c.JupyterHub.spawner_class = "tests.hub.chroot_spawner.ChrootSiteCondorSpawner"
 c.SiteCondorSpawner.exec_prefix = "{HERE / 'as-user'} {{username}}"
-c.SiteCondorSpawner.command_environment = ["CONFGEN_CHROOT", "CONFGEN_CONDOR_CONFIG", "CONFGEN_RECORD_DIR"]  # what as-user reads
+c.SiteCondorSpawner.command_environment = ["CONFGEN_MACHINE", "CONFGEN_CONDOR_CONFIG", "CONFGEN_RECORD_DIR"]  # what as-user reads
 c.SiteCondorSpawner.batchspawner_singleuser_cmd = "/usr/bin/python3"
 c.Spawner.cmd = ["{STANDIN}"]
 c.Spawner.poll_interval = 2
@@ -170,7 +172,7 @@ c.JupyterHub.hub_connect_ip = "127.0.0.1"
         shutil.rmtree(hub.thief.dir, ignore_errors=True)  # type: ignore[attr-defined]
         pool.remove_all_jobs()
         subprocess.run(["umount", "-l", str(root.host(str(servers)))], check=False)
-        for pid, _ in spawner_processes():
+        for pid, _ in spawner_processes(pool.root):
             os.kill(pid, signal.SIGKILL)
         for pid in relay_processes(servers):
             os.kill(pid, signal.SIGKILL)
@@ -190,7 +192,6 @@ def test_each_users_notebook_answers_through_its_own_tunnel_and_the_token_stays_
     site = shipped_site
     # The first user posts the form with an OS other than the default; the second spawns through the
     # REST API with no options (the site's defaults).
-    logged = len(pool.standin_calls())
     running = next(c for c in site.notebook_classes() if c.role == pool.execute_role)
     chosen = next(os for os in running.images if os != site.default_os)
     form = {**good_form(site), "os": chosen}
@@ -201,9 +202,10 @@ def test_each_users_notebook_answers_through_its_own_tunnel_and_the_token_stays_
     for user in USERS:
         hub.wait_ready(user, timeout=240)
     states = {u: state(hub, u) for u in USERS}
-    # The real starter ran each notebook in the image of the OS it asked for (the runtime stand-in's log).
-    images = sorted(c["image"] for c in pool.standin_calls()[logged:] if c["verb"] == "exec" and c["image"] in site.images.values())
-    assert images == sorted([site.images[chosen], site.images[site.default_os]]), images
+    # The real starter ran each notebook in the image of the OS it asked for (as the notebook reads
+    # the image's marker inside its container).
+    images = {u: fetch(states[u]["local_port"], "/confgen-standin/image") for u in USERS}
+    assert images == {USERS[0]: site.images[chosen], USERS[1]: site.images[site.default_os]}, images
     ad = root.run("condor_q", "-allusers", states[USERS[0]]["job_id"], "-af", site.job_attribute, "RequestCpus", "InteractiveJob", env=pool.env("submit")).stdout.split()
     assert ad == [chosen, form["cpus"], "true"]
     assert len({s["local_port"] for s in states.values()}) == 2 and len({s["tunnel_pid"] for s in states.values()}) == 2
@@ -275,7 +277,7 @@ def test_tunnels_are_reopened_after_a_hub_restart(hub_in_pool: tuple[Hub, Pool],
     hub.stop(getattr(signal, how))
     if how == "SIGTERM":
         # A hub that exits closes its tunnels; the notebooks keep running (cleanup_servers = False).
-        wait_for("the tunnels to close with the hub", lambda: not spawner_processes(), timeout=20)
+        wait_for("the tunnels to close with the hub", lambda: not spawner_processes(pool.root), timeout=20)
     for st in before.values():
         assert pool.job_status(int(st["job_id"])) == "running"
         assert port.holds_port(st["relay_pid"], st["local_port"], f"{st['server_dir']}/{SOCKET_NAME}"), "the relay ended with the hub"
@@ -289,7 +291,7 @@ def test_tunnels_are_reopened_after_a_hub_restart(hub_in_pool: tuple[Hub, Pool],
         assert now["relay_pid"] == st["relay_pid"], "the relay, which held the port, was replaced"
         assert not group_members(st["tunnel_pid"]), f"the old tunnel of {user} is still running"
     # Every tunnel process on the host belongs to a tunnel of the new hub: nothing of the old one is left.
-    assert {os.getpgid(pid) for pid, _ in spawner_processes()} == {state(hub, u)["tunnel_pid"] for u in USERS}
+    assert {os.getpgid(pid) for pid, _ in spawner_processes(pool.root)} == {state(hub, u)["tunnel_pid"] for u in USERS}
     assert hub.thief.stolen() == [], hub.thief.log()  # type: ignore[attr-defined]
 
 
@@ -345,7 +347,7 @@ def test_stopping_a_server_ends_its_tunnel_and_job_and_leaves_nothing_running(hu
     assert code in (202, 204)
     hub.wait_gone(USERS[0])
     # What is left on the host is the other user's tunnel, and nothing else.
-    assert {os.getpgid(pid) for pid, _ in spawner_processes()} == {second["tunnel_pid"]}
+    assert {os.getpgid(pid) for pid, _ in spawner_processes(pool.root)} == {second["tunnel_pid"]}
     assert not group_members(first["tunnel_pid"])
     assert fetch(first["local_port"], "/") is None
     assert wait_for("the job to leave the queue", lambda: pool.job_status(int(first["job_id"])) in ("removed", "completed"), timeout=60)
@@ -355,7 +357,7 @@ def test_stopping_a_server_ends_its_tunnel_and_job_and_leaves_nothing_running(hu
     assert fetch(second["local_port"], f"/user/{USERS[1]}/") is not None, "the other user's notebook went down too"
     code, _ = hub.api("DELETE", f"/users/{USERS[1]}/server")
     hub.wait_gone(USERS[1])
-    assert spawner_processes() == []
+    assert spawner_processes(pool.root) == []
     assert relay_processes(Path(second["server_dir"]).parent) == []
     wait_for("the starters' sshd to end", lambda: not [p for p in root.processes() if _argv(p)[:1] and os.path.basename(_argv(p)[0]) == "sshd"], timeout=60)
 

@@ -1,53 +1,61 @@
-"""Real HTCondor binaries in a Debian chroot (scripts/htcondor-root), and a pool of real daemons in it.
+"""Real HTCondor binaries in a Debian root (scripts/htcondor-root), entered as a machine of its own
+(tests/namespaces.py: PID, mount and hostname namespaces, in the test session's own network
+namespace), and a pool of real daemons in it.
 
 Everything the tests add to a rendered role lives in files named here, never in output/:
   /srv/confgen/<instance>/condor_config   a minimal root config (paths of this instance)
   /srv/confgen/<instance>/config.d/       the rendered role directory, byte for byte
-  /srv/confgen/<instance>/test.d/99-confgen-test.conf   the loopback, single-host and chroot overrides
+  /srv/confgen/<instance>/test.d/99-confgen-test.conf   the loopback and single-host overrides
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from tests.namespaces import Machine, in_host_network
+
 REPO = Path(__file__).resolve().parents[2]
 SUBMITTER = "confgen-user"  # created by scripts/htcondor-root; the schedd refuses jobs of root
+HOSTNAME = "pool.confgen.test"  # the host name inside the machine
 
 
 def build_root() -> Path:
     """Build (or reuse) the chroot; a failure fails the test session, it is not a skip."""
-    proc = subprocess.run([str(REPO / "scripts" / "htcondor-root")], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([str(REPO / "scripts" / "htcondor-root")], capture_output=True, text=True, timeout=900, preexec_fn=in_host_network)
     if proc.returncode != 0:
         raise RuntimeError(f"scripts/htcondor-root failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
 class Root:
+    """The HTCondor root and the machine that runs it. Files are written from the host (the same
+    directory); commands run inside the machine."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.version = (path / ".confgen-ready").read_text().strip()
+        self.machine = Machine(path, HOSTNAME)
 
     def host(self, inside: str) -> Path:
         return self.path / inside.lstrip("/")
 
-    def run(self, *argv: str, env: dict[str, str] | None = None, user: str | None = None, check: bool = True, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        cmd = ["chroot"]
-        if user:
-            cmd += ["--userspec", f"{user}:{user}"]
+    def command(self, *argv: str, env: dict[str, str] | None = None, user: str | None = None) -> list[str]:
+        """The host argv that runs `argv` in the machine, as `user` (else root), with only `env`."""
         base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
         if user:
             base["HOME"] = f"/home/{user}"
             base["USER"] = user
-        cmd += [str(self.path), "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in {**base, **(env or {})}.items()), *argv]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
+        as_user = ["chroot", f"--userspec={user}:{user}", "/"] if user else []
+        return [*self.machine.enter(), *as_user, "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in {**base, **(env or {})}.items()), *argv]
+
+    def run(self, *argv: str, env: dict[str, str] | None = None, user: str | None = None, check: bool = True, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self.command(*argv, env=env, user=user), capture_output=True, text=True, timeout=timeout, input=input)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
         return proc
@@ -55,6 +63,7 @@ class Root:
     def write(self, inside: str, text: str, mode: int = 0o644) -> None:
         path = self.host(inside)
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # a new file: the test images hard-link the root's files
         path.write_text(text)
         path.chmod(mode)
 
@@ -66,36 +75,14 @@ class Root:
         for rel, text in files.items():
             self.write(f"{inside}/{rel}", text)
 
-    def mount_proc(self) -> None:
-        proc = self.host("/proc")
-        if subprocess.run(["mountpoint", "-q", str(proc)]).returncode != 0:
-            subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)
-
-    def umount_proc(self) -> None:
-        proc = self.host("/proc")
-        if subprocess.run(["mountpoint", "-q", str(proc)]).returncode == 0:
-            subprocess.run(["umount", "-l", str(proc)], check=False)
-
     def processes(self) -> list[int]:
-        """Every process whose root directory is this chroot."""
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                with contextlib.suppress(OSError):
-                    if os.readlink(f"/proc/{entry}/root") == str(self.path):
-                        pids.append(int(entry))
-        return pids
+        """Host PIDs of every process in the machine but its first."""
+        return self.machine.pids()
 
-    def kill_all(self, grace: float = 5.0) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in self.processes():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + grace
-            while self.processes() and time.monotonic() < deadline:
-                time.sleep(0.1)
-        leftover = self.processes()
-        assert not leftover, f"processes left in the chroot: {leftover}"
+    def kill_all(self) -> None:
+        """End the machine (every process in it, and its mounts), then start it afresh."""
+        self.machine.stop()
+        self.machine.start()
 
 
 def wait_for(what: str, probe, timeout: float = 60, interval: float = 0.5):  # type: ignore[no-untyped-def]
@@ -135,10 +122,9 @@ def knob_lines(files: Iterable[tuple[str, str]]) -> dict[str, tuple[str, int]]:
 
 
 @contextlib.contextmanager
-def mounted_proc(root: Root) -> Iterator[None]:
-    root.mount_proc()
+def running(root: Root) -> Iterator[None]:
+    root.machine.start()
     try:
         yield
     finally:
-        root.kill_all()
-        root.umount_proc()
+        root.machine.stop()

@@ -1,4 +1,5 @@
-"""A personal HTCondor pool on 127.0.0.1 inside the chroot, from the rendered fragments of a site.
+"""A personal HTCondor pool on 127.0.0.1 in the test machine (tests/namespaces.py), from the rendered
+fragments of a site.
 
 Three instances side by side on one host, each with its own master, local directory and shared port:
 the central manager, the submit role and one execute class. Each reads its rendered role directory
@@ -8,8 +9,7 @@ byte for byte, then the test overrides (test.d/99-confgen-test.conf), which are 
   execute instance on another loopback address with a name of its own (`Pool.execute_host`);
 - single host: a shared port per instance, one collector and a negotiator without HAD (HAD needs
   two hosts), MASTER_NAME per instance;
-- chroot: FS authentication only (no KDC), no mount or PID namespaces, the container runtime a
-  STAND-IN script that records the image and binds the starter passes and runs the payload;
+- FS authentication only (tests/pool/test_kerberos.py runs a real KDC);
 - speed: daemons update every few seconds, the health script runs every 2 s and the schedd evaluates
   the periodic job policy (the runtime limit's hold) every 2 s instead of every 60 s.
 """
@@ -17,20 +17,21 @@ byte for byte, then the test overrides (test.d/99-confgen-test.conf), which are 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
 import signal
-import socket
+from collections.abc import Iterable
 from pathlib import Path
 
 from confgen.render import Fragment
 from confgen.site.model import HealthNames
-from tests.pool.chroot import SUBMITTER, Root, wait_for
+from tests.pool.chroot import HOSTNAME, SUBMITTER, Root, wait_for
 
 BASE = "/var/lib/confgen-test/pool"
-STANDIN_LOG = "/var/log/confgen-standin.jsonl"
+IMAGE_BASE = "/var/cache/confgen-test/image-base"  # in the root: built once, the OS images are hard-linked copies
+IMAGE_MARKER = "/etc/confgen-image"  # in each image: its own path, so a job can say which image it got
+PROBE = "/usr/local/share/confgen-test/probe"  # the jobs' executable: reports where it ran
 HEALTH_STATE = "/etc/confgen-test/healthy"  # the stand-in health script reports what this file says
 
 ROOT_CONFIG = """# Root config of the {inst} instance of the test pool (not shipped).
@@ -58,7 +59,7 @@ ENABLE_IPV6 = False
 COLLECTOR_HOST = $(CONFGEN_CENTRAL_MANAGER1):9618
 # single host: three instances side by side
 MASTER_NAME = {inst}
-# chroot: no KDC, so FS only; no mount or PID namespaces
+# FS only (the Kerberos test has its own KDC)
 SEC_DEFAULT_AUTHENTICATION_METHODS = FS
 SEC_CLIENT_AUTHENTICATION_METHODS = FS
 # speed
@@ -78,9 +79,6 @@ SCHEDD_MIN_INTERVAL = 1
 PERIODIC_EXPR_INTERVAL = 2
 """,
     "execute": """SHARED_PORT_PORT = 9638
-MOUNT_UNDER_SCRATCH =
-MOUNT_PRIVATE_DEV_SHM = false
-USE_PID_NAMESPACES = false
 STARTD_CRON_HEALTH_PERIOD = 2s
 """,
 }
@@ -94,6 +92,49 @@ def health_standin(names: HealthNames) -> str:
     if names.interactive is not None:
         lines.append(f'echo "{names.interactive} = $h"')
     return "\n".join(lines) + "\n"
+
+#: What every test job runs (the payload, transferred into the job's scratch directory): its
+#: environment, then what only the container it ran in can say.
+PROBE_SCRIPT = f"""#!/bin/sh
+# The test jobs' payload: where did this job run?
+env | sort
+echo "CONFGEN_IMAGE=$(cat {IMAGE_MARKER} 2>/dev/null || echo none)"
+echo "CONFGEN_PWD=$(pwd)"
+while read -r _ _ _ _ point options _; do echo "CONFGEN_MOUNT=$point $options"; done < /proc/self/mountinfo
+"""
+
+IMAGE_SCRIPT = f"""set -e
+# The OS images of the test pool: one base built by apptainer (its .singularity.d), holding the root's
+# own /usr and /etc; each image a hard-linked copy of it with its own {IMAGE_MARKER}.
+base={IMAGE_BASE}
+if [ ! -f $base/.confgen-ready ]; then
+    rm -rf $base $base.src $base.new
+    mkdir -p $base.src/etc
+    apptainer build --sandbox $base.new $base.src >/dev/null 2>&1
+    rm -rf $base.new/usr $base.new/etc $base.new/bin $base.new/sbin $base.new/lib $base.new/lib64
+    cp -al /usr $base.new/usr
+    cp -a /etc $base.new/etc
+    for d in bin sbin lib lib64; do ln -s usr/$d $base.new/$d; done
+    rm -rf $base.src
+    mv $base.new $base
+    touch $base/.confgen-ready
+fi
+while read -r path mark; do
+    if [ "$(cat "$path{IMAGE_MARKER}" 2>/dev/null)" != "$mark" ]; then
+        rm -rf "$path"
+        mkdir -p "$(dirname "$path")"
+        cp -al $base "$path"
+        rm -f "$path/.confgen-ready" "$path{IMAGE_MARKER}"
+        printf '%s\\n' "$mark" > "$path{IMAGE_MARKER}"
+    fi
+done
+"""
+
+
+def install_images(root: Root, paths: Iterable[str]) -> None:
+    """Real Apptainer sandbox images at these paths, each marked with its path."""
+    root.run("sh", "-c", IMAGE_SCRIPT, input="".join(f"{path} {path}\n" for path in sorted(set(paths))), timeout=300)
+
 
 REBOOT_STANDIN = "#!/bin/sh\n# STAND-IN reboot check: no reboot is due.\necho 'RebootNeeded = False'\n"
 
@@ -117,7 +158,7 @@ class Pool:
         """The central managers' names and this host's own name on 127.0.0.1 (an unresolvable own name
         cost HTCondor's tools a DNS timeout of up to 0.5 s per call)."""
         cms = [_maybe(self.fragments, f"CONFGEN_CENTRAL_MANAGER{i}") for i in (1, 2)]
-        names = " ".join(n for n in [*cms, "localhost", socket.gethostname()] if n)
+        names = " ".join(n for n in [*cms, "localhost", HOSTNAME] if n)
         other = f"{self.execute_host[0]} {self.execute_host[1]}\n" if self.execute_host else ""
         self.root.write("/etc/hosts", f"127.0.0.1 {names}\n{other}")
 
@@ -125,8 +166,9 @@ class Pool:
         r = self.root
         self.write_hosts()
         runtime = _maybe(self.fragments, "SINGULARITY")
-        assert runtime, "no execute role sets SINGULARITY"
-        r.write(runtime, (Path(__file__).parent / "apptainer-standin").read_text(), 0o755)
+        assert runtime == "/usr/bin/apptainer", f"SINGULARITY = {runtime}: the test machine has the real apptainer at /usr/bin/apptainer"
+        install_images(r, self.images().values())
+        r.write(PROBE, PROBE_SCRIPT, 0o755)
         r.write(HEALTH_STATE, "yes\n")
         for f in self.fragments:
             if f.role.startswith("execute-"):
@@ -134,7 +176,6 @@ class Pool:
                     path = _maybe([f], f"STARTD_CRON_{cron}_EXECUTABLE")
                     if path:
                         r.write(path, health_standin(self.health_names) if cron == "HEALTH" else REBOOT_STANDIN, 0o755)
-        r.write(STANDIN_LOG, "", 0o666)
         # The node's own file systems that the site binds into containers (the starter skips a bind
         # whose source does not exist on the node).
         for bind in re.split(r",", (_maybe(self.fragments, "SINGULARITY_BIND_EXPR") or "").strip('"')):
@@ -219,9 +260,15 @@ class Pool:
     def remove_all_jobs(self) -> None:
         self.root.run("condor_rm", "-all", env=self.env("submit"), user=SUBMITTER, check=False)
 
-    def standin_calls(self) -> list[dict]:  # type: ignore[type-arg]
-        text = self.root.host(STANDIN_LOG).read_text()
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    def images(self) -> dict[str, str]:
+        """OS name -> image path, as the execute roles set them (`<OS>_DEFAULT_IMAGE = path`)."""
+        found = {}
+        for f in self.fragments:
+            for line in f.text.split("\n"):
+                m = re.match(r"^(\w+)_DEFAULT_IMAGE = (\S+)$", line)
+                if m and f.role.startswith("execute-"):
+                    found[m.group(1)] = m.group(2)
+        return found
 
     def set_health(self, healthy: bool) -> None:
         self.root.write(HEALTH_STATE, "yes\n" if healthy else "no\n")

@@ -25,7 +25,7 @@ from tests.conftest import site_from_text
 from tests.pool.chroot import SUBMITTER, Root, wait_for
 from tests.pool.conftest import SITE_PATH
 from tests.pool.pool import BASE, Pool
-from tests.pool.test_loopback_pool import IDLE_WAIT_S, better_analyze, description, exec_call, submit_ok, wait_job
+from tests.pool.test_loopback_pool import IDLE_WAIT_S, better_analyze, description, job_mounts, submit_ok, wait_job
 
 RNG = random.Random(12)
 JOB_ATTR = RNG.choice(["Campaign", "AcctTag", "WorkflowKind"])
@@ -42,7 +42,7 @@ def policy_site_text() -> str:
     gpu = next(name for name, c in classes.items() if c.get("gpus"))
     plain = next(name for name, c in classes.items() if not c.get("gpus") and c.get("interactive", "allowed") != "only")
     classes[gpu]["only_gpu_jobs"] = True
-    classes[plain].update(binds=[f"/srv/class-{plain}"], start=f'TARGET.{JOB_ATTR} =!= "{WORD}"', attributes=ATTRIBUTES)
+    classes[plain].update(binds=[f"/opt/class-{plain}"], start=f'TARGET.{JOB_ATTR} =!= "{WORD}"', attributes=ATTRIBUTES)
     raw["admin_switch"] = {"attribute": SWITCH, "persistent_dir": SWITCH_DIR}
     return yaml.safe_dump(raw, sort_keys=False)
 
@@ -115,8 +115,8 @@ def test_a_cpu_only_job_never_starts_on_an_only_gpu_jobs_class_but_runs_elsewher
     pool.start_execute(plain.role)
     cluster = submit_ok(pool, description(site, plain.images[0]))
     assert wait_job(pool, cluster, {"completed", "held"}) == "completed", better_analyze(pool, cluster)
-    binds = {b.split(":")[0] for b in exec_call(pool, cluster)["binds"]}
-    assert {b.source for b in (*site.binds, *plain.binds)} <= binds, binds  # the site's binds and the class's
+    mounts = job_mounts(pool, cluster)  # inside the job's container: the site's binds and the class's
+    assert {b.target or b.source for b in (*site.binds, *plain.binds)} <= set(mounts), sorted(mounts)
 
 
 def test_the_class_start_clause_and_attributes_on_the_real_startd(pool: Pool, site: Site) -> None:

@@ -1,7 +1,8 @@
 """The shipped site on a real HTCondor pool: central manager, submit and one execute class at a time,
-on 127.0.0.1 inside the chroot, each daemon reading its rendered role directory (see pool.py for the
-test-only overrides). The container runtime is a STAND-IN that records the image and binds the real
-starter passes and runs the payload; the health script and reboot check are STAND-INs too.
+on 127.0.0.1 in the test machine, each daemon reading its rendered role directory (see pool.py for the
+test-only overrides). Jobs run in real Apptainer containers: each image is marked with its path, and
+the job reports the marker, its mounts and its environment. The health script and reboot check are
+STAND-INs.
 
 Every expectation is taken from site.yaml (the model), not from the example's names.
 """
@@ -17,7 +18,7 @@ import pytest
 from confgen.render import render_site
 from confgen.site.model import Site
 from tests.pool.chroot import SUBMITTER, Root, wait_for
-from tests.pool.pool import Pool, cluster_of, wait_job
+from tests.pool.pool import PROBE, Pool, cluster_of, wait_job
 
 IDLE_WAIT_S = 12  # several negotiation cycles (2 s each in the test pool)
 
@@ -33,12 +34,12 @@ def pool(root: Root, site: Site) -> Iterator[Pool]:
         root.kill_all()  # the whole pool goes down, also when a test failed
 
 
-def description(site: Site, os_name: str | None = None, *, cpus: int = 1, interactive: bool = False, extra: str = "", hold: bool = False, user: str = SUBMITTER) -> str:
+def description(site: Site, os_name: str | None = None, *, cpus: int = 1, interactive: bool = False, extra: str = "", hold: bool = False, user: str = SUBMITTER, command: str | None = None) -> str:
+    """A job of `user`: the probe (pool.py), or `command` run by the image's /bin/sh."""
+    run = [f"executable = {PROBE}"] if command is None else ["executable = /bin/sh", "transfer_executable = false", f"arguments = \"-c '{command}'\""]
     lines = [
         f"initialdir = /home/{user}",
-        "executable = /bin/sh",
-        "transfer_executable = false",
-        "arguments = \"-c 'env | sort'\"",
+        *run,
         "output = out.$(Cluster)",
         "error = err.$(Cluster)",
         "log = log.$(Cluster)",
@@ -62,15 +63,20 @@ def submit_ok(pool: Pool, text: str, user: str = SUBMITTER) -> int:
 
 
 def job_output(pool: Pool, cluster: int) -> dict[str, str]:
+    """What the job's probe printed: its environment, CONFGEN_IMAGE (the image's marker), CONFGEN_PWD."""
     text = pool.root.host(f"/home/{SUBMITTER}/out.{cluster}").read_text()
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("CONFGEN_MOUNT="))
 
 
-def exec_call(pool: Pool, cluster: int) -> dict:  # type: ignore[type-arg]
-    """The stand-in's record of the `exec` that ran this job's payload (its scratch dir holds out.N)."""
-    calls = [c for c in pool.standin_calls() if c["verb"] == "exec" and c["command"][:1] == ["/bin/sh"]]
-    assert calls, pool.standin_calls()
-    return calls[-1]
+def job_mounts(pool: Pool, cluster: int) -> dict[str, set[str]]:
+    """Mount point -> its options, as the job saw them inside its container."""
+    text = pool.root.host(f"/home/{SUBMITTER}/out.{cluster}").read_text()
+    mounts: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        if line.startswith("CONFGEN_MOUNT="):
+            point, options = line.split("=", 1)[1].split(" ", 1)
+            mounts.setdefault(point, set()).update(options.split(","))
+    return mounts
 
 
 def better_analyze(pool: Pool, cluster: int) -> str:
@@ -99,17 +105,21 @@ def test_a_job_runs_in_the_image_of_its_os_with_the_sites_binds_and_thread_varia
     os_name = next(o for o in cls.images if o != site.default_os)
     cluster = submit_ok(pool, description(site, os_name, cpus=2))
     assert wait_job(pool, cluster, {"completed", "held"}) == "completed", better_analyze(pool, cluster)
-    call = exec_call(pool, cluster)
-    assert call["image"] == site.images[os_name]  # the starter chose the image of the OS the job named
-    bind_sources = {b.split(":")[0] for b in call["binds"]}
-    assert {b.source for b in site.binds} <= bind_sources, (site.binds, call["binds"])
     env = job_output(pool, cluster)
+    assert env["CONFGEN_IMAGE"] == site.images[os_name]  # the starter chose the image of the OS the job named
+    if site.target_dir:  # the job's scratch directory is mounted under the site's target dir, and the job starts there
+        assert env["CONFGEN_PWD"] == env["_CONDOR_SCRATCH_DIR"] and env["CONFGEN_PWD"].startswith(site.target_dir.rstrip("/") + "/"), env["CONFGEN_PWD"]
+    mounts = job_mounts(pool, cluster)
+    for bind in site.binds:  # every bind of the site, at its target, read-only where the site says so
+        target = bind.target or bind.source
+        assert target in mounts, (bind, sorted(mounts))
+        assert ("ro" in mounts[target]) == bind.read_only, (bind, mounts[target])
     for var in ("OMP_NUM_THREADS", *site.threads_env):
         assert env.get(var) == "2", (var, env.get(var))  # equal to the job's CPU request
 
     cluster = submit_ok(pool, description(site, None))
     assert wait_job(pool, cluster, {"completed", "held"}) == "completed", better_analyze(pool, cluster)
-    assert exec_call(pool, cluster)["image"] == site.images[site.default_os]  # no OS named: the default
+    assert job_output(pool, cluster)["CONFGEN_IMAGE"] == site.images[site.default_os]  # no OS named: the default
 
 
 def test_submit_refuses_unknown_os_blocked_user_and_out_of_range_with_the_sites_reasons(pool: Pool, root: Root, site: Site) -> None:

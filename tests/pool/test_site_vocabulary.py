@@ -77,7 +77,7 @@ def test_the_sites_own_health_attribute_gates_start(pool: Pool, site: Site) -> N
 
 
 def test_a_job_running_past_its_runtime_limit_in_seconds_is_held_with_a_reason_naming_it(pool: Pool, site: Site) -> None:
-    slow = description(site, site.default_os, extra=f"+MaxRuntime = {LIMIT_S}\n").replace("env | sort", "sleep 300")
+    slow = description(site, site.default_os, extra=f"+MaxRuntime = {LIMIT_S}\n", command="sleep 300")
     cluster = submit_ok(pool, slow)
     assert wait_job(pool, cluster, {"running"}, timeout=60) == "running"
     started = time.time()
@@ -91,14 +91,14 @@ def test_a_job_running_past_its_runtime_limit_in_seconds_is_held_with_a_reason_n
 
 
 def test_a_job_within_its_runtime_limit_completes(pool: Pool, site: Site) -> None:
-    quick = description(site, site.default_os, extra="+MaxRuntime = 120\n").replace("env | sort", "sleep 6")
+    quick = description(site, site.default_os, extra="+MaxRuntime = 120\n", command="sleep 6")
     cluster = submit_ok(pool, quick)
     assert wait_job(pool, cluster, {"held", "completed"}, timeout=90) == "completed", better_analyze(pool, cluster)
     assert job_attrs(pool, cluster, "AllowedExecuteDuration") == [str(120 + GRACE_S)]
 
 
 def test_a_jobs_own_shorter_allowed_execute_duration_is_kept_and_enforced_by_the_starter(pool: Pool, site: Site) -> None:
-    own = description(site, site.default_os, extra="allowed_execute_duration = 3\n").replace("env | sort", "sleep 300")
+    own = description(site, site.default_os, extra="allowed_execute_duration = 3\n", command="sleep 300")
     cluster = submit_ok(pool, own)
     assert wait_job(pool, cluster, {"held", "completed"}, timeout=90) == "held"
     reason, allowed, runtime = job_attrs(pool, cluster, "HoldReason", "AllowedExecuteDuration", "MaxRuntime")

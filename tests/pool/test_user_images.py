@@ -1,8 +1,8 @@
 """Job-named images (containers.user_images) on real daemons: the shipped site with a user_images
 section (another attribute name than HTCondor's SingularityImage, two prefixes) in the loopback pool.
 
-The container runtime is the recording STAND-IN (tests/pool/apptainer-standin): it logs the image the
-real starter passes and runs the payload. Submit decisions are the real condor_submit against the real
+Jobs run in real Apptainer containers; each image directory is marked with its own path and the job
+reports the marker (tests/pool/pool.py). Submit decisions are the real condor_submit against the real
 schedd. Expectations come from the site's text.
 """
 
@@ -16,8 +16,8 @@ from confgen.render import render_site
 from confgen.site.model import Site
 from tests.conftest import example_text, site_from_text
 from tests.pool.chroot import Root
-from tests.pool.pool import Pool, cluster_of, wait_job
-from tests.pool.test_loopback_pool import better_analyze, description
+from tests.pool.pool import Pool, cluster_of, install_images, wait_job
+from tests.pool.test_loopback_pool import better_analyze, description, job_output
 
 ATTRIBUTE = "JobImagePath"
 ALLOWED = ["/cvmfs/unpacked.example.org", "/srv/site-images/"]
@@ -42,16 +42,15 @@ def image_pool(root: Root) -> Iterator[tuple[Pool, Site]]:
         pool.start_central_and_submit()
         role = next(c.role for c in site.node_classes if c.interactive != "only")
         pool.start_execute(role)
+        install_images(root, [prefix.rstrip("/") + suffix for prefix in ALLOWED for suffix in ("/lib/tool:3.1", "/registry/centos:7")])
         yield pool, site
     finally:
         root.kill_all()
 
 
 def image_of(pool: Pool, cluster: int) -> str:
-    """The image the stand-in was asked to exec this job's payload in (its output file names the cluster)."""
-    calls = [c for c in pool.standin_calls() if c["verb"] == "exec" and c["command"][:1] == ["/bin/sh"]]
-    assert calls, pool.standin_calls()
-    return str(calls[-1]["image"])
+    """The image this job ran in, as the job itself read it inside its container."""
+    return job_output(pool, cluster)["CONFGEN_IMAGE"]
 
 
 def runs(pool: Pool, text: str) -> int:
