@@ -166,23 +166,24 @@ def _die_with_parent() -> None:
 class Bridge:
     """An Ethernet bridge in the test session's network namespace, joining machines that have network
     namespaces of their own (Machine(net=True)): each gets eth0 with 10.<n>.0.<k>/24; the session
-    itself is 10.<n>.0.1, so the tests and a hub reach every machine. `ip` runs in `helper`, a machine
-    that shares the session's network (the HTCondor root has iproute2; the host needs nothing)."""
+    itself is 10.<n>.0.1, so the tests and a hub reach every machine. Needs the host's `ip`."""
 
-    def __init__(self, helper: Machine, name: str = "confgen-br0", subnet: int = 77) -> None:
-        self.helper = helper
+    def __init__(self, name: str = "confgen-br0", subnet: int = 77) -> None:
         self.name = name
         self.prefix = f"10.{subnet}.0"
         self.members: dict[str, str] = {}  # host name -> address
 
     def _ip(self, *args: str, inside: Machine | None = None) -> None:
-        where = inside.enter() if inside is not None else self.helper.enter()
-        proc = subprocess.run([*where, "/usr/sbin/ip", *args], capture_output=True, text=True, timeout=30)
+        # The bridge side runs the host's ip (iproute2) in the session's network: `netns <pid>` names a
+        # host PID, which only the host's /proc shows.
+        where = [*inside.enter(), "/usr/sbin/ip"] if inside is not None else ["ip"]
+        proc = subprocess.run([*where, *args], capture_output=True, text=True, timeout=30)
         if proc.returncode != 0:
             raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
 
     def up(self) -> None:
-        subprocess.run([*self.helper.enter(), "/usr/sbin/ip", "link", "del", self.name], capture_output=True, timeout=30)
+        with contextlib.suppress(RuntimeError):
+            self._ip("link", "del", self.name)
         self._ip("link", "add", self.name, "type", "bridge")
         self._ip("addr", "add", f"{self.prefix}.1/24", "dev", self.name)
         self._ip("link", "set", self.name, "up")
@@ -201,5 +202,6 @@ class Bridge:
         return address
 
     def down(self) -> None:
-        subprocess.run([*self.helper.enter(), "/usr/sbin/ip", "link", "del", self.name], capture_output=True, timeout=30)
+        with contextlib.suppress(RuntimeError):
+            self._ip("link", "del", self.name)
         self.members.clear()

@@ -45,17 +45,19 @@ class Root:
     def host(self, inside: str) -> Path:
         return self.path / inside.lstrip("/")
 
-    def command(self, *argv: str, env: dict[str, str] | None = None, user: str | None = None) -> list[str]:
-        """The host argv that runs `argv` in the machine, as `user` (else root), with only `env`."""
+    def command(self, *argv: str, env: dict[str, str] | None = None, user: str | None = None, machine: Machine | None = None) -> list[str]:
+        """The host argv that runs `argv` in the machine (or in `machine`, another machine of this
+        root), as `user` (else root), with only `env`."""
         base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
         if user:
             base["HOME"] = f"/home/{user}"
             base["USER"] = user
         as_user = ["chroot", f"--userspec={user}:{user}", "/"] if user else []
-        return [*self.machine.enter(), *as_user, "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in {**base, **(env or {})}.items()), *argv]
+        return [*(machine or self.machine).enter(), *as_user, "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in {**base, **(env or {})}.items()), *argv]
 
-    def run(self, *argv: str, env: dict[str, str] | None = None, user: str | None = None, check: bool = True, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self.command(*argv, env=env, user=user), capture_output=True, text=True, timeout=timeout, input=input)
+    def run(self, *argv: str, env: dict[str, str] | None = None, user: str | None = None, check: bool = True, timeout: float = 60,
+            input: str | None = None, machine: Machine | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self.command(*argv, env=env, user=user, machine=machine), capture_output=True, text=True, timeout=timeout, input=input)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
         return proc
