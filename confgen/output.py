@@ -238,6 +238,7 @@ def _locked(outdir: Path, timeout: float) -> Iterator[None]:
         if exc.errno == errno.ELOOP:
             raise OutputError(f"{path} is a symbolic link; confgen will not follow it. Remove the link.") from exc
         raise
+    held = False
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -249,10 +250,13 @@ def _locked(outdir: Path, timeout: float) -> Iterator[None]:
                     holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
                     raise OutputError(f"{outdir} is being written by another confgen render (pid {holder}); waited {timeout:.0f} s, wrote nothing") from None
                 time.sleep(0.05)
+        held = True
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # names the holder to a render that waits
         yield
     finally:
+        if held:
+            os.ftruncate(fd, 0)  # emptied again: two renders of one site leave the same bytes
         os.close(fd)  # closing releases the lock
 
 

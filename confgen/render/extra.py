@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from confgen.render import jupyterhub
 from confgen.render.env import make_env
+from confgen.render.provenance import generated_line
 from confgen.site import extra_config
 from confgen.site.model import Site
 
@@ -17,5 +18,6 @@ def files(site: Site, source: str) -> list[tuple[str, str, str]]:
     template = make_env().get_template(f"{FILE}.j2")
     for role in (r for r in site.roles() if r != jupyterhub.ROLE):
         if knobs := extra_config.for_role(site, role):
-            out.append((role, FILE, template.render(source=source, role=role, topic=TOPIC, knobs=knobs)))
+            out.append((role, FILE, template.render(source=source, role=role, topic=TOPIC, knobs=knobs,
+                                                             generated=generated_line(site, source, f"the role {role}"))))
     return out

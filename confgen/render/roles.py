@@ -13,6 +13,7 @@ from confgen.render import jupyterhub as hub
 from confgen.render import user_images as ui
 from confgen.render.authorization import DISABLED_CONFIG, authorization
 from confgen.render.env import make_env
+from confgen.render.provenance import generated_line
 from confgen.site.model import NodeClass, Site
 from confgen.site.runtime import runtime_attribute
 
@@ -63,7 +64,7 @@ def daemons(site: Site, role: str) -> list[str]:
 
 def _render(site: Site, role: str, name: str, topic: str, **context: Any) -> Fragment:
     template = make_env().get_template(f"{name}.j2")
-    text = template.render(source=SOURCE, role=role, topic=topic, **context)
+    text = template.render(source=SOURCE, role=role, topic=topic, generated=generated_line(site, SOURCE, f"the role {role}"), **context)
     return Fragment(role, name, _tidy(text))
 
 

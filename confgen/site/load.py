@@ -9,6 +9,8 @@ and YAML 1.2 read differently, tags, and strings and numbers no config line can 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -39,6 +41,12 @@ class Document:
     keys: dict[PathKey, tuple[int, int]]
     #: The text of plain scalars that are not strings (numbers, booleans), as written.
     literals: dict[PathKey, str] = dataclasses.field(default_factory=dict)
+
+    def digest(self) -> str:
+        """The site's content, as 16 hex digits of SHA-256 over its data in canonical JSON (sorted
+        keys): comments, layout and key order do not change it, any value does."""
+        canonical = json.dumps(self.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
     def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
         """Position of `path`, or of its nearest ancestor that has one."""
