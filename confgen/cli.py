@@ -41,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate only: HTCondor's parser, ClassAd evaluation, security lint")
     common(check)
 
+    diff = sub.add_parser("diff", help="--live: what deploying a role changes on a host, knob by knob")
+    diff.add_argument("role", nargs="?", help="the role to deploy (default: the role whose confgen files the host has)")
+    diff.add_argument("--site", default="site.yaml", help="the site description (default: site.yaml)")
+    diff.add_argument("--live", action="store_true", required=True, help="compare with the configuration HTCondor reads on this host now")
+    diff.add_argument("--dump", metavar="FILE", help="a saved `condor_config_val -dump -expanded -verbose` of the host, instead of asking this host")
+    diff.add_argument("--format", choices=("text", "json"), default="text", help="how to print")
+    diff.add_argument("--traceback", action="store_true", help="show the traceback of an internal error")
+
     schema = sub.add_parser("schema", help="print the JSON Schema of site.yaml")
     schema.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -77,6 +85,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         sys.stdout.write(schema_text())
         return EXIT_OK
+    if args.command == "diff":
+        from confgen.live.command import diff_live
+
+        return diff_live(args)
     from confgen.render import render_site
     from confgen.site import load_site
     from confgen.validate import validate

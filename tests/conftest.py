@@ -46,17 +46,18 @@ def conf_snapshot(snapshot):  # type: ignore[no-untyped-def]
 Run = Callable[..., tuple[int, str, str]]
 
 
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run `confgen ARGS` in this process; returns (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
 @pytest.fixture
 def run() -> Run:
     """Run `confgen ARGS` in this process; returns (exit code, stdout, stderr)."""
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
-            code = main(list(args))
-        return code, out.getvalue(), err.getvalue()
-
-    return _run
+    return run_cli
 
 
 def site_from_text(text: str) -> Site:

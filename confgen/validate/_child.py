@@ -14,6 +14,8 @@ import json
 import os
 import sys
 
+ALL_KNOBS = "\0all"  # not a knob name: the entry that lists every knob, when a job asks for it
+
 
 def main() -> None:
     jobs = json.load(sys.stdin)
@@ -32,6 +34,8 @@ def main() -> None:
             print("PROBE", knob, flush=True)
             value = htcondor2.param.get(probe)
             values[knob] = None if value is None else str(value)
+        if job.get("list_all"):  # the names of every knob set, also by `use` lines and defaults
+            values[ALL_KNOBS] = json.dumps(sorted(htcondor2.param.keys()))
         print("KNOBS", json.dumps(values), flush=True)
 
 

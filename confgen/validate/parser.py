@@ -17,6 +17,7 @@ from pathlib import Path
 from confgen.diagnostics import Diagnostic
 from confgen.render import Fragment, htcondor_roles
 from confgen.site.bounds import MAX_RENDERED
+from confgen.validate._child import ALL_KNOBS
 
 #: Seconds each step of the parser's child may take: reading one role, or expanding one knob. A
 #: macro cycle makes the expansion of a knob that is part of it hang.
@@ -28,6 +29,7 @@ MAX_ROLE_BYTES = MAX_RENDERED
 #: is a macro cycle. (The largest role the bounds allow expands its longest knob in about 3 s.)
 CYCLE_CERTAIN_BYTES = 1024 * 1024
 
+PROBE_PREFIX = "CONFGEN_PROBE_"  # the knobs that read back each knob's final text
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\s*(@?=)")
 _ERROR_LINE = re.compile(r"Configuration Error Line (\d+) while reading config source (\S+)")
 
@@ -60,8 +62,24 @@ def assignments(text: str) -> Iterable[tuple[str, int]]:
                 block_end = "@" + line.split("@=", 1)[1].strip()
 
 
-def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout: float = ROLE_TIMEOUT) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
-    """Load each role directory HTCondor reads under a minimal root config; report syntax errors and cycles."""
+def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout: float = ROLE_TIMEOUT,
+               also_read: Iterable[str] = ()) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
+    """Load each role directory HTCondor reads under a minimal root config; report syntax errors and cycles.
+    Every knob the fragments assign is read back, and the knobs named in `also_read` too."""
+    return _load(fragments, outdir_label, timeout, {k.upper() for k in also_read}, list_all=False)
+
+
+def knob_names(fragments: list[Fragment], label: str, timeout: float = ROLE_TIMEOUT) -> dict[str, set[str]]:
+    """Role -> the upper-case name of every knob HTCondor has after reading it (its defaults, and
+    what `use` lines set, included)."""
+    configs, problems = _load(fragments, label, timeout, set(), list_all=True)
+    if problems:
+        raise ValueError("; ".join(p.message for p in problems))
+    return {role: {k.upper() for k in json.loads(c.knobs.pop(ALL_KNOBS) or "[]") if not k.upper().startswith(PROBE_PREFIX)}
+            for role, c in configs.items()}
+
+
+def _load(fragments: list[Fragment], outdir_label: str, timeout: float, also_read: set[str], list_all: bool) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
     by_role: dict[str, list[Fragment]] = {}
     for frag in htcondor_roles(fragments):
         by_role.setdefault(frag.role, []).append(frag)
@@ -74,14 +92,16 @@ def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout:
                                        f"{MAX_ROLE_BYTES:,}: render fewer OS images or binds into it", "htcondor"))
             del by_role[role]
     with tempfile.TemporaryDirectory(prefix="confgen-check-") as tmp:
-        jobs, origins = _stage(Path(tmp), by_role)
+        jobs, origins = _stage(Path(tmp), by_role, also_read)
+        for job in jobs:
+            job["list_all"] = list_all
         results, run_problems = _run(jobs, timeout, Path(tmp), outdir_label, sizes)
         problems += run_problems
     configs = {role: RoleConfig(role, knobs, origins[role]) for role, knobs in results.items()}
     return configs, problems
 
 
-def _stage(tmp: Path, by_role: dict[str, list[Fragment]]) -> tuple[list[dict[str, object]], dict[str, dict[str, tuple[str, int]]]]:
+def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str]) -> tuple[list[dict[str, object]], dict[str, dict[str, tuple[str, int]]]]:
     jobs: list[dict[str, object]] = []
     origins: dict[str, dict[str, tuple[str, int]]] = {}
     for role in sorted(by_role):
@@ -96,7 +116,7 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]]) -> tuple[list[dict[str
             if frag.is_config:
                 for knob, line in assignments(frag.text):
                     origin[knob.upper()] = (frag.name, line)
-        probes = {knob: "CONFGEN_PROBE_" + knob.replace(".", "__") for knob in sorted(origin)}
+        probes = {knob: PROBE_PREFIX + knob.replace(".", "__") for knob in sorted(set(origin) | also_read)}
         # Probes read each knob's final text as a plain string: typed knobs (SINGULARITY_JOB) would
         # otherwise come back converted, and an expression would read as False.
         (probe_dir / "probe").write_text("".join(f"{p} = $({k})\n" for k, p in probes.items()), encoding="utf-8")
