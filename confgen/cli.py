@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("text", "json"), default="text", help="how to print")
     diff.add_argument("--traceback", action="store_true", help="show the traceback of an internal error")
 
+    init = sub.add_parser("init", help="write a first site.yaml that passes check, and its schema beside it")
+    init.add_argument("site", nargs="?", default="site.yaml", help="where to write it (default: site.yaml); never replaced")
+    init.add_argument("--from-example", action="store_true", help="the full commented example instead of a minimal site")
+    init.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of site.yaml")
     schema.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -84,6 +89,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from confgen.site.schema import schema_text
 
         sys.stdout.write(schema_text())
+        return EXIT_OK
+    if args.command == "init":
+        from confgen.scaffold import NEXT_STEPS, init
+
+        written = init(Path(args.site), args.from_example)
+        print(f"confgen init: wrote {', '.join(map(str, written))} ({'the example' if args.from_example else 'a minimal site'})")
+        print(NEXT_STEPS.format(site=args.site))
         return EXIT_OK
     if args.command == "diff":
         from confgen.live.command import diff_live
