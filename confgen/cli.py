@@ -1,11 +1,13 @@
 """The command line: the one place that prints and picks exit codes.
 
-0 ok, 1 problems in the input (every one reported) or in writing the output, 2 usage, 3 a bug in confgen.
+0 ok, 1 problems in the input (every one reported) or in writing the output, 2 usage, 3 a bug in confgen,
+4 `render --check`: the site is valid and the output directory would change.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -18,7 +20,7 @@ from confgen.errors import InputError, OutputError
 if TYPE_CHECKING:  # the pipeline is imported lazily, so that usage errors answer at once
     from confgen.render import Fragment
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_BUG, EXIT_WOULD_CHANGE = 0, 1, 2, 3, 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(render)
     render.add_argument("-o", "--output", default="output", help="output directory (default: output)")
     mode = render.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="write nothing; exit 1 and list the files that would change")
-    mode.add_argument("--dry-run", action="store_true", help="write nothing; print the plan")
+    mode.add_argument("--check", action="store_true", help="write nothing; exit 4 and list the files that would change (0: up to date)")
+    mode.add_argument("--dry-run", action="store_true", help="write nothing; list the files that would change")
+    render.add_argument("--diff", action="store_true", help="with --check or --dry-run: show each change as a unified diff")
+    render.add_argument("--verbose", action="store_true", help="with --dry-run: also list the files that stay as they are")
 
     check = sub.add_parser("check", help="validate only: HTCondor's parser, ClassAd evaluation, security lint")
     common(check)
@@ -113,32 +117,47 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"confgen: {report.summary()}; nothing was written", file=sys.stderr)
         return EXIT_INPUT
     if args.command == "check":
-        print(f"confgen check: {report.summary()}")
+        if args.format == "json":
+            sys.stdout.write(json.dumps({"summary": report.summary(), "problems": []}, indent=2, sort_keys=True) + "\n")
+        else:
+            print(f"confgen check: {report.summary()}")
         return EXIT_OK
     return _render(args, fragments, report.summary())
 
 
 def _render(args: argparse.Namespace, fragments: list[Fragment], summary: str) -> int:
     from confgen.output import plan, write
+    from confgen.plan_report import as_diff, as_json, as_lines, changed
 
     outdir = Path(args.output)
+    as_text = args.format == "text"
     if args.check or args.dry_run:
         try:
             changes = plan(fragments, outdir)
         except OSError as exc:
             raise OutputError(f"cannot read {exc.filename or outdir}: {exc.strerror or exc}") from exc
-        pending = [c for c in changes if c.action != "unchanged"]
-        for change in pending if args.check else changes:
-            print(f"{change.action:9} {outdir / change.path}")
-        if args.check:
-            print(f"confgen: {len(pending)} file(s) would change" if pending else "confgen: output is up to date")
-            return EXIT_INPUT if pending else EXIT_OK
-        return EXIT_OK
+        pending = changed(changes)
+        state = "would-change" if pending else "up-to-date"
+        if not as_text:
+            sys.stdout.write(as_json(changes, outdir, summary, diff=args.diff, state=state))
+        elif args.diff:
+            sys.stdout.write(as_diff(changes, outdir))
+        else:
+            sys.stdout.write(as_lines(changes if args.dry_run and args.verbose else pending, outdir))
+        if as_text:
+            print(f"confgen: {len(pending)} file(s) would change" if pending else "confgen: output is up to date",
+                  file=sys.stderr if args.diff else sys.stdout)
+        return EXIT_WOULD_CHANGE if args.check and pending else EXIT_OK
+    if args.diff or args.verbose:
+        print("confgen: --diff and --verbose go with --check or --dry-run", file=sys.stderr)
+        return EXIT_USAGE
     changes, recovered = write(fragments, outdir)
     for note in recovered:
         print(f"confgen: {note}", file=sys.stderr)
-    pending = [c for c in changes if c.action != "unchanged"]
-    for change in pending:
-        print(f"{change.action:9} {outdir / change.path}")
+    pending = changed(changes)
+    if not as_text:
+        sys.stdout.write(as_json(changes, outdir, summary, diff=False, state="written"))
+        return EXIT_OK
+    sys.stdout.write(as_lines(pending, outdir))
     print(f"confgen render: {summary}; {len(pending)} file(s) changed in {outdir}")
     return EXIT_OK
