@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of site.yaml")
+    schema.add_argument("--output", metavar="PATH", help="write it to PATH (replaced atomically) instead of printing it")
     schema.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -92,7 +93,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "schema":
         from confgen.site.schema import schema_text
 
-        sys.stdout.write(schema_text())
+        if args.output:
+            _write_schema(Path(args.output), schema_text())
+            print(f"confgen schema: wrote {args.output}; point the site's first line at it: # yaml-language-server: $schema={args.output}")
+        else:
+            sys.stdout.write(schema_text())
         return EXIT_OK
     if args.command == "init":
         from confgen.scaffold import NEXT_STEPS, init
@@ -123,6 +128,16 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"confgen check: {report.summary()}")
         return EXIT_OK
     return _render(args, fragments, report.summary())
+
+
+def _write_schema(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.confgen-tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _render(args: argparse.Namespace, fragments: list[Fragment], summary: str) -> int:

@@ -42,3 +42,14 @@ def test_init_never_replaces_a_file(run: Run, tmp_path: Path) -> None:
     (other.parent / "site.schema.json").write_text("{}")
     code, _, err = run("init", str(other))
     assert code == 1 and "site.schema.json exists" in err and not other.exists()
+
+
+def test_the_schema_can_be_written_anywhere(run: Run, tmp_path: Path) -> None:
+    target = tmp_path / "editor" / "site.schema.json"
+    code, _, err = run("schema", "--output", str(target))
+    assert code == 1 and "cannot write" in err and not target.exists()  # no such directory: said, nothing left
+    target.parent.mkdir()
+    code, out, _ = run("schema", "--output", str(target))
+    assert code == 0 and f"$schema={target}" in out
+    assert target.read_text() == run("schema")[1]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["site.schema.json"]
