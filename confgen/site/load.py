@@ -117,6 +117,7 @@ def parse_text(text: str, name: str) -> tuple[Document | None, list[Diagnostic]]
             message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
             if "'\\t'" in message:
                 message += "; indent with spaces, YAML does not allow tabs there"
+            message = scalars.yaml_hint(message, exc.context_mark, exc.problem_mark) or message
             return None, [_at(name, mark, "", f"YAML syntax: {message}", "yaml")]
         except yaml.YAMLError as exc:
             return None, [Diagnostic(name, 1, 1, "", f"YAML syntax: {exc}", "yaml")]

@@ -216,3 +216,20 @@ def tag_message(tag: str, kind: str) -> str:
         tag = "!!" + tag.removeprefix("tag:yaml.org,2002:")
     what = 'write the value without it (quote it, "like this", for a string)' if kind == "value" else f"write the {kind} without it"
     return f"the tag {tag} is not supported (confgen gives tags no meaning, and some make YAML readers construct objects); {what}"
+
+
+def yaml_hint(message: str, context: yaml.Mark | None, problem: yaml.Mark | None) -> str | None:
+    """PyYAML's message for the indentation mistakes admins make, said as what to write instead (the
+    original is kept in parentheses)."""
+    if problem is None:
+        return None
+    if "expected <block end>, but found '<block mapping start>'" in message and context is not None:
+        return (f"line {problem.line + 1} is indented by {problem.column} space(s), the keys above it in the same mapping by "
+                f"{context.column}: indent every key of one mapping equally ({message})")
+    if "mapping values are not allowed here" in message:
+        return ("a ':' where YAML expected no key: a key indented under a value, or a value that holds ': ' "
+                f"(quote such a value, or indent the key like its siblings) ({message})")
+    if "expected <block end>, but found '-'" in message and context is not None:
+        return (f"a list item '-' at column {problem.column + 1} does not line up with the keys of its mapping (column "
+                f"{context.column + 1}): indent the list under its key, or line it up with the other items ({message})")
+    return None

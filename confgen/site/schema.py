@@ -112,6 +112,10 @@ def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
         chosen = _chosen_alternative(error.context)
         if chosen:  # the alternative the value names (type: integer): its own errors, each at its value
             return [d for sub in chosen for d in _diagnostics(doc, sub)]
+        consts = _refused_consts(error.context)
+        if consts is not None:
+            at, value, options = consts
+            return [doc.diag(path + at, f"{value!r} is not one of {', '.join(repr(a) for a in options)}; write one of them", code="schema")]
         best = best_match(error.context)
         more = len(error.context) - 1
         sub_path = path + tuple(best.relative_path)
@@ -120,6 +124,23 @@ def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
     if "propertyNames" in error.schema_path:
         return [doc.diag(path + (str(error.instance),), f"key {_message(error)}", code="schema", key=True)]
     return [doc.diag(path, _message(error, doc.literals.get(path)), code="schema")]
+
+
+def _refused_consts(context: list[ValidationError]) -> tuple[PathKey, object, list[object]] | None:
+    """When every alternative is told apart by a `const` at one key (job_attributes' `type`) and the
+    value meets none: that key, its value and the constants allowed there."""
+    by_alternative: dict[object, list[ValidationError]] = {}
+    for sub in context:
+        by_alternative.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else None, []).append(sub)
+    consts = [next((e for e in errors if e.validator == "const"), None) for errors in by_alternative.values()]
+    if len(consts) < 2 or any(c is None for c in consts):
+        return None
+    places = {tuple(c.relative_path) for c in consts if c is not None}
+    if len(places) != 1:
+        return None
+    first = consts[0]
+    assert first is not None
+    return tuple(first.relative_path), first.instance, [c.validator_value for c in consts if c is not None]
 
 
 def _chosen_alternative(context: list[ValidationError]) -> list[ValidationError]:
@@ -145,11 +166,24 @@ def _message(error: ValidationError, literal: str | None = None) -> str:
         kind = "a boolean" if isinstance(error.instance, bool) else "a number" if isinstance(error.instance, int | float) else "no string"
         return f'{literal} is {kind} where a string is meant; write "{literal}" (quoted) for the string'
     if error.validator == "pattern":
-        return f"{error.instance!r} does not match the pattern {error.validator_value}"
+        what = error.schema.get("description") if isinstance(error.schema, dict) else None
+        said = f"{error.instance!r} is not {what[0].lower()}{what[1:].rstrip('.')}" if what else \
+            f"{error.instance!r} does not match the pattern {error.validator_value}"
+        return said + _pattern_hint(str(error.instance))
     if error.validator == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)  # type: ignore[union-attr]
         return f"{error.instance!r} is not one of {allowed}"
     return error.message
+
+
+def _pattern_hint(value: str) -> str:
+    """What to write instead, for the mistakes seen in host names."""
+    if "://" in value:
+        return f"; write the host name alone: {value.split('://', 1)[1].split('/')[0].split(':')[0]!r}"
+    host, sep, port = value.rpartition(":")
+    if sep and port.isdigit() and host:
+        return f"; write the host name alone ({host!r}): the port is network.shared_port.port"
+    return ""
 
 
 def _listed(value: object) -> list[object]:

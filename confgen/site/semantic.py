@@ -94,6 +94,7 @@ def _containers(site: Site) -> Iterator[Diagnostic]:
             yield site.diag(where, f"image {problem}")
     if site.default_os not in site.images:
         yield site.diag(base + ("default",), f"{site.default_os!r} is not one of the images ({', '.join(site.images)})")
+    seen_targets: dict[str, str] = {}
     for i, bind in enumerate(site.binds):
         bind_at: PathKey = (*base, "binds", i)
         for field, value in (("source", bind.source), ("target", bind.target)):
@@ -103,6 +104,13 @@ def _containers(site: Site) -> Iterator[Diagnostic]:
             if problem:
                 as_mapping = isinstance(site.doc.data["containers"]["binds"][i], dict)
                 yield site.diag(bind_at + ((field,) if as_mapping else ()), f"bind {field} {problem}")
+        target = (bind.target or bind.source).rstrip("/") or "/"
+        if target in seen_targets:
+            as_mapping = isinstance(site.doc.data["containers"]["binds"][i], dict)
+            yield site.diag(bind_at + (("target" if bind.target else "source",) if as_mapping else ()),
+                            f"{bind.target or bind.source!r} is the bind target {seen_targets[target]!r} again (a trailing '/' names the "
+                            "same directory); a path is mounted once in the container: remove one of them")
+        seen_targets.setdefault(target, bind.target or bind.source)
         if (problem := target_dir_problem(site, bind)) is not None:
             as_mapping = isinstance(site.doc.data["containers"]["binds"][i], dict)
             yield site.diag(bind_at + (("target" if bind.target else "source",) if as_mapping else ()), problem)
@@ -183,6 +191,11 @@ def _job_attributes(site: Site) -> Iterator[Diagnostic]:
             yield site.diag(where + ("default",), f"default {attr.default} is outside min..max ({attr.min}..{attr.max})")
         if attr.interactive_max is not None and not attr.min <= attr.interactive_max <= attr.max:
             yield site.diag(where + ("interactive_max",), f"interactive_max {attr.interactive_max} is outside min..max ({attr.min}..{attr.max})")
+        elif attr.interactive_max is not None and attr.min <= int(attr.default) <= attr.max and attr.interactive_max < int(attr.default):
+            yield site.diag(where + ("interactive_max",),
+                            f"interactive_max {attr.interactive_max} is below the default {attr.default}: every interactive job that does not "
+                            f"set {attr.name} gets {attr.default} and is refused at submit; write interactive_max {attr.default} or more, "
+                            f"or a default of at most {attr.interactive_max}")
 
 
 def duration_seconds(text: str) -> int | None:
