@@ -83,8 +83,13 @@ def write(fragments: Iterable[Fragment], outdir: Path, *, lock_timeout: float = 
     path and the cause; a role directory is then either still old or already new.
     """
     frags = list(fragments)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir} is a file, not a directory: nothing was written; name a directory with -o (default: output)")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output directory {exc.filename or outdir}: {exc.strerror or exc}; nothing was written") from exc
+    try:
         with _locked(outdir, lock_timeout):
             recovered = _recover(outdir)
             changes = plan(frags, outdir)

@@ -77,3 +77,12 @@ def test_diff_without_check_or_dry_run_is_a_usage_error(workdir: Path, run: Run)
     code, _, err = run("render", "--diff")
     assert code == 2 and "--diff and --verbose go with --check or --dry-run" in err
     assert not (workdir / "output").exists()
+
+
+def test_an_output_path_that_is_a_file_is_said_so_and_nothing_is_written(workdir: Path, run: Run) -> None:
+    (workdir / "afile").write_text("mine\n")
+    code, _, err = run("render", "-o", "afile")
+    assert code == 1 and "afile is a file, not a directory: nothing was written" in err, err
+    code, _, err = run("render", "-o", "afile/sub")
+    assert code == 1 and "cannot create the output directory afile/sub" in err and "nothing was written" in err, err
+    assert (workdir / "afile").read_text() == "mine\n"
