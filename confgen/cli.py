@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("site", nargs="?", default="site.yaml", help="the site description (default: site.yaml)")
         p.add_argument("--format", choices=("text", "json"), default="text", help="how to print problems")
+        p.add_argument("--strict", action="store_true", help="treat warnings as problems (exit 1, nothing written)")
         p.add_argument("--traceback", action="store_true", help="show the traceback of an internal error")
 
     render = sub.add_parser("render", help="validate, then write output/<role>/ fragments")
@@ -117,13 +118,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     site = load_site(Path(args.site), display=args.site)
     fragments = render_site(site)
     report = validate(site, fragments, label=getattr(args, "output", "output"))
-    if not report.ok:
+    if not report.ok or (args.strict and report.warnings):
         sys.stdout.write(format_report(report.diagnostics, args.format))
-        print(f"confgen: {report.summary()}; nothing was written", file=sys.stderr)
+        print(f"confgen: {report.summary()}{' (--strict: warnings count)' if report.ok else ''}; nothing was written", file=sys.stderr)
         return EXIT_INPUT
+    if report.warnings and args.format == "text":
+        sys.stderr.write(format_report(report.warnings))
     if args.command == "check":
         if args.format == "json":
-            sys.stdout.write(json.dumps({"summary": report.summary(), "problems": []}, indent=2, sort_keys=True) + "\n")
+            warnings = [d.as_dict() for d in report.warnings]
+            sys.stdout.write(json.dumps({"summary": report.summary(), "problems": [], "warnings": warnings}, indent=2, sort_keys=True) + "\n")
         else:
             print(f"confgen check: {report.summary()}")
         return EXIT_OK

@@ -60,9 +60,9 @@ class Document:
             probe = probe[:-1]
         return self.values.get((), (1, 1))
 
-    def diag(self, path: PathKey, message: str, *, code: str = "semantic", key: bool = False) -> Diagnostic:
+    def diag(self, path: PathKey, message: str, *, code: str = "semantic", key: bool = False, severity: str = "error") -> Diagnostic:
         line, col = self.position(path, key=key)
-        return Diagnostic(self.file, line, col, dotted(path), message, code)
+        return Diagnostic(self.file, line, col, dotted(path), message, code, severity)
 
 
 def dotted(path: PathKey) -> str:

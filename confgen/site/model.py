@@ -205,8 +205,8 @@ class Site:
         offered = {os for c in self.notebook_classes(gpus=gpus) for os in c.images}
         return [os for os in self.images if os in offered]
 
-    def diag(self, path: PathKey, message: str, *, code: str = "semantic", key: bool = False) -> Diagnostic:
-        return self.doc.diag(path, message, code=code, key=key)
+    def diag(self, path: PathKey, message: str, *, code: str = "semantic", key: bool = False, severity: str = "error") -> Diagnostic:
+        return self.doc.diag(path, message, code=code, key=key, severity=severity)
 
 
 def build_site(doc: Document) -> Site:

@@ -8,6 +8,7 @@ import json
 from confgen.diagnostics import Diagnostic
 from confgen.render import Fragment, htcondor_roles
 from confgen.render.jupyterhub import OPTIONS_FILE, ROLE
+from confgen.site.advice import site_warnings
 from confgen.site.model import Site
 from confgen.validate import extra
 from confgen.validate.checks import run_checks
@@ -25,12 +26,21 @@ class Report:
     diagnostics: list[Diagnostic]
 
     @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
     def ok(self) -> bool:
-        return not self.diagnostics
+        return not self.errors
 
     def summary(self) -> str:
+        warned = f", {len(self.warnings)} warning(s)" if self.warnings else ""
         return (f"{self.roles_loaded}/{self.roles_total} roles loaded by HTCondor's parser, "
-                f"{self.checks_evaluated} checks evaluated, {len(self.diagnostics)} problem(s)")
+                f"{self.checks_evaluated} checks evaluated, {len(self.errors)} problem(s){warned}")
 
 
 def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Report:
@@ -45,9 +55,9 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
     execute = {r: ExecuteRole(configs[r], parsed[r]) for r in configs if r.startswith("execute-")}
     submit = SubmitRole(configs["submit"], parsed["submit"]) if "submit" in configs else None
     evaluated = 0
-    if not problems:
+    if not any(p.severity == "error" for p in problems):
         tally = run_checks(site, execute, submit, hub_options)
         run_runtime_checks(tally, execute, submit)
         problems += tally.failures
         evaluated = tally.evaluated
-    return Report(len(configs), len(roles), evaluated, problems)
+    return Report(len(configs), len(roles), evaluated, problems + site_warnings(site))
