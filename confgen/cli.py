@@ -54,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("text", "json"), default="text", help="how to print")
     diff.add_argument("--traceback", action="store_true", help="show the traceback of an internal error")
 
+    explain = sub.add_parser("explain", help="what the pool would do with one job: submit, START per class and why, image, binds")
+    explain.add_argument("site", nargs="?", default="site.yaml", help="the site description (default: site.yaml)")
+    job = explain.add_mutually_exclusive_group(required=True)
+    job.add_argument("--job", metavar="'ATTR = VALUE; ...'", help='the job\'s attributes in ClassAd syntax, e.g. \'ContainerOS = "Rocky9"; RequestCpus = 2\'')
+    job.add_argument("--job-file", metavar="SUBMIT", help="a submit file, turned into the job ad by condor_submit -dump (needs condor_submit)")
+    explain.add_argument("--class", dest="node_class", metavar="C", help="only this node class")
+    explain.add_argument("--interactive", action="store_true", help="as condor_submit -interactive (InteractiveJob = true)")
+    explain.add_argument("--format", choices=("text", "json"), default="text", help="how to print")
+    explain.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
     init = sub.add_parser("init", help="write a first site.yaml that passes check, and its schema beside it")
     init.add_argument("site", nargs="?", default="site.yaml", help="where to write it (default: site.yaml); never replaced")
     init.add_argument("--from-example", action="store_true", help="the full commented example instead of a minimal site")
@@ -107,6 +117,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"confgen init: wrote {', '.join(map(str, written))} ({'the example' if args.from_example else 'a minimal site'})")
         print(NEXT_STEPS.format(site=args.site))
         return EXIT_OK
+    if args.command == "explain":
+        from confgen.explain.command import explain
+
+        return explain(args)
     if args.command == "diff":
         from confgen.live.command import diff_live
 
