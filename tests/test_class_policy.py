@@ -75,7 +75,7 @@ def start(role: ExecuteRole, site: Site, ad: classad2.ClassAd, **node: Any) -> A
 
 def test_the_policy_site_passes_every_built_in_check(loaded) -> None:  # type: ignore[no-untyped-def]
     _, site, fragments, _, _ = loaded
-    assert validate(site, fragments).diagnostics == []
+    assert validate(site, fragments).errors == []
 
 
 def test_a_job_without_a_gpu_request_never_starts_on_an_only_gpu_jobs_class(loaded) -> None:  # type: ignore[no-untyped-def]

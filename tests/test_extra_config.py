@@ -37,7 +37,7 @@ def test_each_role_reads_the_knobs_its_selectors_give_and_no_others(seed: int) -
         assert (names[-1] == "90-extra.conf") is bool(want), names  # the last file, and only where knobs go
         for knob in want:
             assert config.origin[knob][0] == "90-extra.conf"
-    assert validate(site, fragments).diagnostics == []
+    assert validate(site, fragments).errors == []
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -73,7 +73,7 @@ def test_the_published_example_works_as_written() -> None:
                            "execute": {"MOUNT_UNDER_SCRATCH": '"/tmp,/var/tmp,/scratch"'}, f"execute-{cls}": {}}
     site = site_from_text(dump(raw))
     fragments = render_site(site)
-    assert validate(site, fragments).diagnostics == []
+    assert validate(site, fragments).errors == []
     extra = {f.role: f.text for f in fragments if f.name == "90-extra.conf"}
     assert sorted(extra) == sorted(["submit"] + [f"execute-{c}" for c in raw["node_classes"]])
     assert "\nSYSTEM_PERIODIC_REMOVE = NumJobStarts > 10\n" in extra["submit"]

@@ -20,7 +20,7 @@ def test_generated_site_renders_and_validates(seed, tmp_path):  # type: ignore[n
     path.write_text(dump(raw))
     site = load_site(path)
     report = validate(site, render_site(site))
-    assert report.diagnostics == []
+    assert report.errors == []
     assert report.roles_loaded == 2 + len(raw["node_classes"])
     assert report.checks_evaluated > 20
 
@@ -46,7 +46,7 @@ def test_chain_and_constant_depth_forms_choose_the_named_image(n_os, tmp_path): 
         assert expr.eval(scope=classad2.ClassAd(), target=classad2.ClassAd({attribute: name})) == image
     default = raw["containers"]["images"][raw["containers"]["default"]]
     assert expr.eval(scope=classad2.ClassAd(), target=classad2.ClassAd()) == default
-    assert validate(site, fragments).diagnostics == []
+    assert validate(site, fragments).errors == []
 
 
 def test_rendering_is_deterministic_and_ignores_key_order(tmp_path):  # type: ignore[no-untyped-def]

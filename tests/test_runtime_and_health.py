@@ -102,7 +102,7 @@ def test_a_site_without_a_runtime_attribute_renders_no_limit_and_drains_by_allow
 def test_the_published_example_unchanged_renders_and_validates() -> None:
     site = load_site(PUBLISHED_EXAMPLE)
     assert site.runtime_limit is None  # MaxRuntimeHours is an attribute like any other there
-    assert validate(site, render_site(site)).diagnostics == []
+    assert validate(site, render_site(site)).errors == []
 
 
 @pytest.mark.parametrize("section", ["reboots", "jupyterhub"])
@@ -114,7 +114,7 @@ def test_the_older_runtime_attribute_keys_mean_hours(section: str) -> None:
     assert (model.runtime_limit.attribute, model.runtime_limit.unit) == ("Walltime", "hours")  # type: ignore[union-attr]
     submit = SubmitRole(configs["submit"], parsed["submit"])
     assert submit.transformed({"Walltime": 3}).get("AllowedExecuteDuration") == 3 * 3600 + GRACE_S
-    assert validate(model, render_site(model)).diagnostics == []
+    assert validate(model, render_site(model)).errors == []
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -124,7 +124,7 @@ def test_generated_vocabulary_sites_validate(seed: int, tmp_path: Path) -> None:
     path.write_text(unambiguous_yaml.dump(raw, sort_keys=False))
     site = load_site(path)
     report = validate(site, render_site(site))
-    assert report.diagnostics == []
+    assert report.errors == []
 
 
 @pytest.mark.parametrize(("healthy", "interactive"), [("NODE_IS_HEALTHY", None), ("NodeOnline", "NodeInteractiveOK"), ("StartJobs", None)])
