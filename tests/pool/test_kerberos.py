@@ -28,7 +28,7 @@ from confgen.site.model import Site
 from tests.namespaces import Bridge, Machine
 from tests.pool.chroot import SUBMITTER, Root, wait_for
 from tests.pool.kdc import Kdc, host_principal
-from tests.pool.pool import ROOT_CONFIG, Pool, role_files
+from tests.pool.pool import IMAGE_MARKER, ROOT_CONFIG, Pool, role_files
 
 BASE = "/var/lib/confgen-test/krb"
 PASSWORD = "confgen-user-password"  # of the test realm's user principal
@@ -197,7 +197,7 @@ def job_description(site: Site) -> str:
         f"initialdir = /home/{SUBMITTER}",
         "executable = /bin/sh",
         "transfer_executable = false",
-        "arguments = \"-c 'echo ran-as-$(id -un)-on-$(hostname)'\"",
+        f"arguments = \"-c 'echo $(id -un) $(cat /proc/sys/kernel/hostname) $(cat {IMAGE_MARKER})'\"",
         "output = krb.out.$(Cluster)",
         "error = krb.err.$(Cluster)",
         "request_memory = 64",
@@ -244,6 +244,6 @@ def test_a_user_with_a_ticket_submits_from_a_remote_access_point_and_the_job_run
         got = kpool.run("remote", "condor_transfer_data", *where, str(cluster), user=SUBMITTER)
         assert got.returncode == 0, got.stdout + got.stderr
         out = kpool.root.host(f"/home/{SUBMITTER}/krb.out.{cluster}").read_text()
-        assert out.strip() == f"ran-as-{SUBMITTER}-on-{kpool.host('ep')}", out
+        assert out.split() == [SUBMITTER, kpool.host("ep"), site.images[site.default_os]], out  # who, where, in which image
     finally:
         kpool.run("remote", "kdestroy", "-A", user=SUBMITTER)
