@@ -12,7 +12,6 @@ Files (in the HTCondor root, all replaced, never modified in place: the roots ar
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from tests.namespaces import Machine
 from tests.pool.chroot import Root, wait_for
@@ -103,8 +102,3 @@ class Kdc:
         out = self.run("klist", "-k", keytab).stdout
         return {line.split()[-1] for line in out.splitlines() if "@" in line}
 
-
-def remove_files(root: Root, keytab: str) -> None:
-    """The test realm's files leave the root with the test (krb5.conf back to the root's own)."""
-    root.host(keytab).unlink(missing_ok=True)
-    Path(root.host(STATE)).exists() and [p.unlink() for p in root.host(STATE).iterdir()]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -69,6 +68,8 @@ class KerberosPool:
     roles: dict[str, str]  # label -> rendered role it runs (or, for remote, only uses as a client)
     setup_s: float
     addresses: dict[str, str]  # label -> its address on the bridge
+    bridge: Bridge
+    fragments: list  # type: ignore[type-arg]
 
     def host(self, label: str) -> str:
         return self.machines[label].hostname
@@ -95,7 +96,11 @@ def pool_domain(site: Site) -> str:
     pytest.skip("security.pool_hosts has no '*.<domain>' pattern to name the test's hosts in")
 
 
-def configure(root: Root, fragments: list, label: str, role: str) -> None:  # type: ignore[type-arg]
+def write_hosts(root: Root, bridge: Bridge) -> None:
+    root.write("/etc/hosts", "127.0.0.1 localhost\n" + "".join(f"{a} {n}\n" for n, a in bridge.members.items()))
+
+
+def configure(root: Root, fragments: list, label: str, role: str, machine: Machine, config_dir: str) -> None:  # type: ignore[type-arg]
     root.install_dir(f"{BASE}/{label}/config.d", role_files(fragments, role))
     root.install_dir(f"{BASE}/{label}/test.d", {"99-confgen-test.conf": OVERRIDES["all"] + OVERRIDES[kind(role)]})
     root.write(f"{BASE}/{label}/condor_config", ROOT_CONFIG.format(base=BASE, inst=label))
@@ -104,6 +109,9 @@ def configure(root: Root, fragments: list, label: str, role: str) -> None:  # ty
     root.run("mkdir", "-p", *(f"{local}/{sub}" for sub in ("run", "log", "lock", "spool", "execute")))
     root.run("chown", "-R", "condor:condor", local)
     root.run("chmod", "755", f"{local}/execute")
+    # The role directory also where the site installs it, in that host's view only: the rendered
+    # KERBEROS_MAP_FILE names the map file there.
+    root.run("mount", "--bind", f"{BASE}/{label}/config.d", config_dir, machine=machine)
 
 
 def start_machine(root: Root, bridge: Bridge, hostname: str) -> Machine:
@@ -132,19 +140,15 @@ def kpool(root: Root, site: Site) -> Iterator[KerberosPool]:
     try:
         for label, name in names.items():
             machines[label] = start_machine(root, bridge, name)
-        root.write("/etc/hosts", "127.0.0.1 localhost\n" + "".join(f"{a} {n}\n" for n, a in bridge.members.items()))
         Pool(root, fragments).install()  # images, the job probe, the health and reboot stand-ins
-        root.write("/etc/hosts", "127.0.0.1 localhost\n" + "".join(f"{a} {n}\n" for n, a in bridge.members.items()))
+        write_hosts(root, bridge)
         kdc = Kdc(root, machines["kdc"], site.kerberos.realm, bridge.members[names["kdc"]])
         kdc.write_client_config([f".{domain}", *site.central_managers])
         daemon_hosts = [names[label] for label in ("cm", "ap", "ep")]
         setup_s = kdc.create(daemon_hosts, {SUBMITTER: PASSWORD}, site.kerberos.server_keytab)
-        kp = KerberosPool(root, site, kdc, machines, roles, setup_s, {label: bridge.members[name] for label, name in names.items()})
+        kp = KerberosPool(root, site, kdc, machines, roles, setup_s, {label: bridge.members[name] for label, name in names.items()}, bridge, fragments)
         for label, role in roles.items():
-            configure(root, fragments, label, role)
-            # The role directory also where the site installs it, in that host's view only: the
-            # rendered KERBEROS_MAP_FILE names the map file there.
-            root.run("mount", "--bind", f"{BASE}/{label}/config.d", site.config_dir, machine=machines[label])
+            configure(root, fragments, label, role, machines[label], site.config_dir)
         for label in ("cm", "ap", "ep"):
             kp.run(label, "condor_master", check=True)
         wait_for("the schedd and the slot in the collector", lambda: kp.status("-schedd", "-af", "Name") and kp.status("-af", "Name"), timeout=90)
@@ -247,3 +251,49 @@ def test_a_user_with_a_ticket_submits_from_a_remote_access_point_and_the_job_run
         assert out.split() == [SUBMITTER, kpool.host("ep"), site.images[site.default_os]], out  # who, where, in which image
     finally:
         kpool.run("remote", "kdestroy", "-A", user=SUBMITTER)
+
+
+def ping_own_master(kp: KerberosPool, label: str):  # type: ignore[no-untyped-def]
+    """condor_ping as root on host `label` to its own master, at DAEMON (authenticated; the daemon identity is granted it on pool hosts)."""
+    address = kp.root.host(f"{BASE}/{label}/local/log/.master_address").read_text().splitlines()[0]
+    return kp.run(label, "condor_ping", "-verbose", "-address", address, "DAEMON")
+
+
+def ping_method(proc) -> str | None:  # type: ignore[no-untyped-def]
+    """The method condor_ping authenticated with, whether the level was then granted or denied."""
+    m = re.search(r"(?:Authenticated using:\s+|using method )(\w+)", proc.stdout + proc.stderr)
+    return m.group(1) if m else None
+
+
+def test_a_host_whose_name_has_no_host_principal_silently_falls_back_to_fs(kpool: KerberosPool, site: Site) -> None:
+    """The same role and command on a pool host whose name has no host/<name> key in the keytab:
+    Kerberos cannot start, FS (listed after it) answers on the host itself, with no error; only the
+    daemons of other hosts notice (FS cannot cross hosts)."""
+    assert site.kerberos is not None and site.kerberos.server_keytab
+    ok = ping_own_master(kpool, "ep")
+    assert ok.returncode == 0 and ping_method(ok) == "KERBEROS", ok.stdout + ok.stderr  # root's tools use the host's key
+    stray = f"stray.{pool_domain(site)}"
+    assert host_principal(stray, site.kerberos.realm) not in kpool.kdc.keytab_principals(site.kerberos.server_keytab)
+    machine = start_machine(kpool.root, kpool.bridge, stray)
+    kpool.machines["stray"] = machine  # stopped with the others
+    kpool.addresses["stray"] = kpool.bridge.members[stray]
+    write_hosts(kpool.root, kpool.bridge)
+    configure(kpool.root, kpool.fragments, "stray", kpool.roles["ep"], machine, site.config_dir)
+    kpool.run("stray", "condor_master", check=True)
+    wait_for("the stray master's address", lambda: kpool.root.host(f"{BASE}/stray/local/log/.master_address").exists(), timeout=30)
+    fell_back = ping_own_master(kpool, "stray")
+    print(ok.stdout, fell_back.stdout, fell_back.stderr)
+    assert fell_back.returncode == 0 and ping_method(fell_back) == "FS", fell_back.stdout + fell_back.stderr
+    identity = f"condor@{site.kerberos.map[site.kerberos.realm]}"
+    for proc in (ok, fell_back):  # the same identity, granted: nothing tells the admin
+        assert re.search(rf"Remote Mapping:\s+{re.escape(identity)}\nAuthorized:\s+TRUE", proc.stdout), proc.stdout
+    # Across hosts there is nothing to fall back to: the collector refuses the stray startd.
+    refused = re.compile(rf"required authentication of {re.escape(kpool.addresses['stray'])} failed: .*")
+    line = wait_for("the collector to refuse the stray host", lambda: refused.search(kpool.log("cm", "CollectorLog")), timeout=30)
+    print(line.group(0))
+    assert stray not in kpool.status("-af", "Machine")
+    # The stray master's own log, as the server of that ping: Kerberos failed, FS succeeded, no error.
+    log = kpool.log("stray", "MasterLog")
+    fallback = re.search(r"AUTHENTICATE: method \d+ \(KERBEROS\) failed\.\n(?:.*\n){1,12}?.*AUTHENTICATE_FS: used dir .*status: 1\n.*Authentication was a Success\.", log)
+    assert fallback, log[-3000:]
+    print(fallback.group(0))
