@@ -89,7 +89,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"confgen: {report.summary()}; nothing was written", file=sys.stderr)
         return EXIT_INPUT
     if args.command == "check":
-        print(f"confgen check: {report.summary()}")
+        sys.stdout.write(format_report(report.notes, args.format) if report.notes else "")
+        warnings = sum(1 for d in report.notes if d.severity == "warning")
+        print(f"confgen check: {report.summary()}" + (f", {warnings} warning(s)" if warnings else ""))
         return EXIT_OK
     return _render(args, fragments, report.summary())
 

@@ -12,6 +12,7 @@ from confgen.site.model import Site
 from confgen.validate import extra
 from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
+from confgen.validate.kerberos import kerberos_notes
 from confgen.validate.lint import lint
 from confgen.validate.parser import load_roles
 from confgen.validate.runtime_checks import run_runtime_checks
@@ -23,6 +24,8 @@ class Report:
     roles_total: int
     checks_evaluated: int
     diagnostics: list[Diagnostic]
+    #: Warnings and notes: printed by `confgen check`, never a reason to fail.
+    notes: list[Diagnostic] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -50,4 +53,4 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
         run_runtime_checks(tally, execute, submit)
         problems += tally.failures
         evaluated = tally.evaluated
-    return Report(len(configs), len(roles), evaluated, problems)
+    return Report(len(configs), len(roles), evaluated, problems, kerberos_notes(site, configs))
