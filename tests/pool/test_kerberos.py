@@ -9,8 +9,12 @@ names are in the root's /etc/hosts (there is no DNS):
   ep       an execute point (a pool host): one execute class
   remote   a pool host without daemons, where a user submits to the schedd on ap: FS cannot work
            from there (its /tmp is not the schedd's), so only Kerberos can authenticate the user
-Every daemon host has host/<its name>@REALM in security.kerberos.server_keytab. The test-only
-overrides are all in OVERRIDES; the site's method list (security.methods) is NOT overridden.
+  stray    (last test) a pool host running the execute role whose name has NO key in the keytab
+Every daemon host but stray has host/<its name>@REALM in security.kerberos.server_keytab (one keytab,
+shared by the machines as they share the root's files). Each machine sees its rendered role directory
+byte for byte at the site's config_dir too (a bind mount), where KERBEROS_MAP_FILE names the map file.
+The test-only overrides are all in OVERRIDES; the site's method list (security.methods) is NOT
+overridden: the pool's COMMON (pool.py) sets FS, this test does not use it.
 """
 
 from __future__ import annotations
