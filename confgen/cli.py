@@ -136,15 +136,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(format_report(report.diagnostics, args.format))
         print(f"confgen: {report.summary()}{' (--strict: warnings count)' if report.ok else ''}; nothing was written", file=sys.stderr)
         return EXIT_INPUT
-    if report.warnings and args.format == "text":
-        sys.stderr.write(format_report(report.warnings))
-    if args.command == "check":
+    if args.command == "check":  # warnings and notes are check's output, before the summary
         if args.format == "json":
-            warnings = [d.as_dict() for d in report.warnings]
-            sys.stdout.write(json.dumps({"summary": report.summary(), "problems": [], "warnings": warnings}, indent=2, sort_keys=True) + "\n")
+            doc = {"summary": report.summary(), "problems": [], "warnings": [d.as_dict() for d in report.notes if d.severity == "warning"],
+                   "notes": [d.as_dict() for d in report.notes if d.severity != "warning"]}
+            sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         else:
+            sys.stdout.write(format_report(report.notes))
             print(f"confgen check: {report.summary()}")
         return EXIT_OK
+    if report.notes and args.format == "text":  # render: stdout lists the files
+        sys.stderr.write(format_report(report.notes))
     return _render(args, fragments, report.summary())
 
 

