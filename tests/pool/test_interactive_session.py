@@ -7,11 +7,12 @@ STAND-INs; nothing else is.
 Expectations come from the Site model: the OS attribute, the image of each OS, the thread variables,
 which class is interactive-only. Two sites: the shipped one, and one that shares none of its names.
 
-What the single-host test pool makes different from a real pool (not asserted, reported): the access
-point and the execute point share a host, so one FileSystemDomain; a job that does not ask for file
-transfer then runs in its submit directory, which the starter binds at the target dir, and the session
-starts in / after "Cannot chdir to <target_dir>/scratch". The test machine has no writable cgroup, hence
-the greeting "Warning: cannot move into job cgroup".
+Test-only, listed here: the session appends `should_transfer_files = YES` (SINGLE_HOST_APPEND). In a
+real pool the access point and the execute point are two hosts, so two FileSystemDomains (confgen sets
+none; HTCondor's default is the host name), and condor_submit -interactive's IF_NEEDED transfers the
+sandbox. In the single-host test pool they share one, the job would run in its submit directory (bound
+at the target dir), and the session would start in / after "Cannot chdir to <target_dir>/scratch". The
+test machine has no writable cgroup, hence the greeting line "Warning: cannot move into job cgroup".
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ PROMPT_S = 90  # from submit to prompt: 13-32 s seen
 #: condor_submit -interactive's own job: `sleep 180 && while test -d $_CONDOR_SCRATCH_DIR/.condor_ssh_to_job_1 ...`,
 #: so after `exit` the job ends at the latest 180 s after it started (plus its 3 s poll).
 JOB_KEEPER_S = 180
+SINGLE_HOST_APPEND = "should_transfer_files = YES"  # see the module docstring
 
 VARIED = {
     "site": {"name": "TTY", "uid_domain": "tty.example", "central_managers": ["cm.tty.example"]},
@@ -76,7 +78,7 @@ def interactive_argv(pool: Pool, site: Site, os_name: str) -> list[str]:
     home = f"/home/{SUBMITTER}"
     return pool.root.command("/usr/bin/env", "-C", home, "condor_submit", "-interactive",
                              "-append", f'+{site.job_attribute} = "{os_name}"', "-append", f"request_cpus = {CPUS}",
-                             "-append", "request_memory = 64", env={**pool.env("submit"), "TERM": "xterm"}, user=SUBMITTER)
+                             "-append", "request_memory = 64", "-append", SINGLE_HOST_APPEND, env={**pool.env("submit"), "TERM": "xterm"}, user=SUBMITTER)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Session:
     greeting: str  # everything before the first prompt
     to_prompt_s: float
     image: str
+    pwd: str
     env: dict[str, str]
 
 
@@ -98,8 +101,9 @@ def open_session(pool: Pool, site: Site, os_name: str, term: Terminal) -> Sessio
     to_prompt = time.monotonic() - started
     greeting = term.transcript[:term.transcript.rfind("$")]
     image = term.run("cat /etc/confgen-image").strip()
+    pwd = term.run("pwd").strip()
     env = dict(line.split("=", 1) for line in term.run("env").splitlines() if "=" in line)
-    return Session(cluster, greeting, to_prompt, image, env)
+    return Session(cluster, greeting, to_prompt, image, pwd, env)
 
 
 def job_attr(pool: Pool, cluster: int, attr: str) -> str:
@@ -132,6 +136,10 @@ def check_session(pool: Pool, site: Site, os_name: str, session: Session) -> Non
     for var in ("OMP_NUM_THREADS", *site.threads_env):
         assert session.env.get(var) == str(CPUS), (var, session.env.get(var))  # equal to the CPU request
     assert job_attr(pool, session.cluster, "InteractiveJob") == "true"
+    # the shell starts in the job's scratch directory, under the site's target dir when it has one
+    assert session.pwd == session.env.get("_CONDOR_SCRATCH_DIR"), (session.pwd, session.greeting)
+    if site.target_dir:
+        assert session.pwd.startswith(site.target_dir.rstrip("/") + "/"), session.pwd
     assert job_attr(pool, session.cluster, site.job_attribute) == os_name
 
 
@@ -185,7 +193,8 @@ def test_on_the_interactive_only_class_a_session_starts_and_a_batch_job_is_refus
         analysis = wait_for("better-analyze to say the slot rejects the batch job",
                             lambda: re.search(r"[1-9]\d* slots reject your job because of their own requirements", a := better_analyze(pool, batch)) and a, timeout=30)
         assert pool.job_status(batch) == "idle", analysis
-    print(f"\nshipped site: prompt after {session.to_prompt_s:.1f} s; greeting: {session.greeting!r}")
+        start, end = pool.root.run("condor_history", str(session.cluster), "-limit", "1", "-af", "JobCurrentStartDate", "CompletionDate", env=pool.env("submit")).stdout.split()
+    print(f"\nshipped site: prompt after {session.to_prompt_s:.1f} s; the job ran {int(end) - int(start)} s; greeting: {session.greeting!r}")
 
 
 def test_a_site_with_other_names_gets_its_image_and_thread_variables_in_a_session(root: Root, varied_site: Site) -> None:
@@ -197,3 +206,22 @@ def test_a_site_with_other_names_gets_its_image_and_thread_variables_in_a_sessio
         ssh_after = ssh_to_a_running_job(pool, site, os_name)  # first: the session's job would hold every CPU for 180 s
         session = interactive_session(pool, site, os_name, until_gone=False)
     print(f"\nvaried site: prompt after {session.to_prompt_s:.1f} s; greeting: {session.greeting!r}; ssh_to_job {ssh_after:.1f} s after running")
+
+
+@pytest.mark.xfail(strict=True, reason="HTCondor 25.14.1: after a second condor_ssh_to_job into the job, the starter no longer "
+                   "knows the session shell's condor_nsenter (StarterLog: 'OsProc::singEnterReaper called for unknown pid'), "
+                   "so `exit` leaves condor_submit waiting and the job running")
+def test_exit_ends_a_session_into_which_a_second_condor_ssh_to_job_went(root: Root, varied_site: Site) -> None:
+    site = varied_site
+    cls = site.node_classes[0]
+    os_name = next(o for o in cls.images if o != site.default_os)
+    with running_pool(root, site, cls.role) as pool:
+        term = Terminal(interactive_argv(pool, site, os_name))
+        try:
+            session = open_session(pool, site, os_name, term)
+            proc = ssh_to_job(pool, session.cluster, "cat /etc/confgen-image")  # a second session, no terminal
+            assert proc.returncode == 0 and proc.stdout.strip() == site.images[os_name], proc.stdout + proc.stderr
+            term.send("exit\r")
+            assert term.wait(20) == 0, term.transcript[-500:]
+        finally:
+            term.close()
