@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import yaml
 from tests.conftest import ROOT, example_text, run_cli
 from tests.namespaces import in_host_network
 
-PRE_COMMIT = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "pre-commit"
+PRE_COMMIT = Path(sys.executable).parent / "pre-commit"  # installed beside this interpreter by the test extra
 
 
 def git(repo: Path, *args: str) -> None:
