@@ -1,0 +1,116 @@
+"""Central-manager failover on real daemons: the site's two central managers, each a machine of its own
+(tests/pool/ha.py), run the rendered HAD and replication configuration unchanged; an access point and
+an execute node report to both collectors. A job completes under the first negotiator; the active
+central manager's machine is killed (all its processes end at once); the other central manager's HAD
+starts its negotiator and a new job completes. The failover times are printed.
+
+Test-only settings are in tests/pool/ha.py (OVERRIDES, PER_ROLE); the one that changes HA timing is
+HAD_CONNECTION_TIMEOUT (1 s instead of the default 5 s the site renders).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from confgen.render import render_site
+from confgen.site.model import Site
+from tests.pool.chroot import SUBMITTER, Root, wait_for
+from tests.pool.ha import HAD_CONNECTION_TIMEOUT, HAPool, Host, had_interval
+from tests.pool.test_loopback_pool import class_where, description
+
+SECOND_USER = "confgen-user2"  # the second job's owner: no claim of the first job's owner can run it
+
+
+@pytest.fixture
+def ha(root: Root, site: Site) -> Iterator[HAPool]:
+    assert len(site.central_managers) == 2, "the shipped site.yaml should name two central managers, so HA is tested"
+    root.kill_all()
+    pool = HAPool(root, site, render_site(site), class_where(site, lambda c: c.interactive != "only"))
+    try:
+        pool.start()
+        yield pool
+    finally:
+        pool.stop()
+        root.kill_all()
+
+
+class OneNegotiator:
+    """Samples, while the test waits, that at most one central manager runs a negotiator and each
+    collector holds at most one negotiator ad."""
+
+    def __init__(self, ha: HAPool) -> None:
+        self.ha = ha
+        self.samples = 0
+
+    def check(self) -> None:
+        running = [cm.name for cm in self.ha.cms if self.ha.running(cm, "condor_negotiator")]
+        assert len(running) <= 1, f"negotiators run on {running} at once"
+        for cm in self.ha.cms:
+            ads = self.ha.status_at(cm, "-negotiator", "-af", "Machine").split()
+            assert len(ads) <= 1, f"the collector of {cm.name} holds negotiator ads of {ads}"
+        self.samples += 1
+
+    def wait(self, what: str, probe: Callable[[], object], timeout: float) -> object:
+        def checked() -> object:
+            self.check()
+            return probe()
+
+        return wait_for(what, checked, timeout=timeout, interval=1)
+
+
+def negotiator_on(ha: HAPool, collector: Host, cm: Host) -> bool:
+    return cm.name in ha.status_at(collector, "-negotiator", "-af", "Machine").split()
+
+
+def had_active(ha: HAPool, collector: Host) -> dict[str, str]:
+    """HAD name -> HAD_IsActive, as one collector has them."""
+    out = ha.status_at(collector, "-any", "-constraint", 'MyType == "HAD"', "-af", "Name", "HadIsActive")
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def wait_completed(ha: HAPool, cluster: int, timeout: float, watch: OneNegotiator | None = None) -> None:
+    probe = lambda: ha.job_status(cluster) in ("completed", "held")  # noqa: E731
+    (watch.wait if watch else lambda w, p, timeout: wait_for(w, p, timeout=timeout))(f"job {cluster} to finish", probe, timeout=timeout)
+    assert ha.job_status(cluster) == "completed", ha.run(ha.ap, "condor_q", "-allusers", "-better-analyze", str(cluster)).stdout
+
+
+def test_the_other_central_manager_takes_over_negotiation_after_a_crash(ha: HAPool, site: Site) -> None:
+    primary, backup = ha.cms  # HAD_USE_PRIMARY: the first of the site's central managers leads
+    step = had_interval(HAD_CONNECTION_TIMEOUT, len(ha.cms))
+    watch = OneNegotiator(ha)
+    for cm in ha.cms:  # the access point and the execute node report to both collectors
+        watch.wait(f"the schedd and a slot in the collector of {cm.name}",
+                   lambda cm=cm: ha.status_at(cm, "-schedd", "-af", "Name") and ha.status_at(cm, "-af", "Name"), timeout=90)
+    watch.wait(f"the negotiator of {primary.name}", lambda: negotiator_on(ha, backup, primary), timeout=4 * step + 30)
+    assert ha.running(primary, "condor_negotiator") and not ha.running(backup, "condor_negotiator")
+
+    first = ha.submit(description(site, site.default_os))
+    wait_completed(ha, first, timeout=120, watch=watch)
+    assert watch.samples >= 5, watch.samples
+    customer = f"Customer.{SUBMITTER}@{site.uid_domain}"  # the first job's owner, in the accountant's state
+    state = backup.log(ha.root, "../spool/Accountantnew.log")
+    wait_for(f"the replication daemons to copy the accountant's state to {backup.name}",
+             lambda: state.exists() and customer in state.read_text(errors="replace"), timeout=60)
+
+    killed = time.monotonic()
+    primary.machine.stop()  # a crash: every process of the central manager ends at once
+    second = ha.submit(description(site, site.default_os, user=SECOND_USER), SECOND_USER)
+    wait_for(f"the negotiator of {backup.name} to start", lambda: ha.running(backup, "condor_negotiator"), timeout=4 * step + 60)
+    started = time.monotonic() - killed
+    wait_for(f"the negotiator ad of {backup.name}", lambda: negotiator_on(ha, backup, backup), timeout=60)
+    advertised = time.monotonic() - killed
+    wait_completed(ha, second, timeout=120)
+    completed = time.monotonic() - killed
+
+    assert had_active(ha, backup).get(f"condor@{backup.name}", "").lower() == "true", had_active(ha, backup)
+    log = backup.log(ha.root, "NegotiatorLog").read_text(errors="replace")
+    assert f"Matched {second}.0 {SECOND_USER}@{site.uid_domain}" in log, log[-3000:]
+    ads = ha.status_at(backup, "-negotiator", "-af", "Name", "Machine", "MyAddress")
+    print("\nnegotiator ads after failover:", ads)
+    print(ha.run(ha.ap, "condor_userprio", "-pool", f"{backup.name}:9618", "-allusers", "-all").stdout)
+    print(f"\nHA failover (HAD step {step} s): negotiator started {started:.0f} s, advertised {advertised:.0f} s, "
+          f"new job completed {completed:.0f} s after the kill")
+    assert SUBMITTER != SECOND_USER
