@@ -15,6 +15,7 @@ the site's KERBEROS does, see tests/pool/test_kerberos.py).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -31,8 +32,10 @@ BASE = "/var/lib/confgen-test/ha"
 
 #: HAD's step interval is ((2 * HAD_CONNECTION_TIMEOUT) * number of HADs + 1) * 2 seconds
 #: (condor_had/StateMachine.cpp); the rendered config leaves the timeout at its default of 5 s:
-#: 42 s per step with two central managers. The test takes 1 s (10 s per step) to keep its wall time.
-HAD_CONNECTION_TIMEOUT = 1
+#: 42 s per step with two central managers. The test takes 1 s (10 s per step) to keep its wall time;
+#: CONFGEN_HA_RENDERED_TIMING=1 runs it with the rendered (default) timing instead.
+RENDERED_TIMING = os.environ.get("CONFGEN_HA_RENDERED_TIMING", "") not in ("", "0")
+HAD_CONNECTION_TIMEOUT = 5 if RENDERED_TIMING else 1
 REPLICATION_INTERVAL = 5
 
 
@@ -40,6 +43,10 @@ def had_interval(connection_timeout: int, hads: int) -> int:
     """Seconds between two steps of HAD's state machine (PASSIVE -> ELECTION -> LEADER)."""
     return (connection_timeout * 2 * hads + 1) * 2
 
+
+_HAD_SPEED = "" if RENDERED_TIMING else f"""# Speed: HAD steps every {had_interval(HAD_CONNECTION_TIMEOUT, 2)} s instead of {had_interval(5, 2)} s (rendered: the default timeout of 5 s).
+HAD_CONNECTION_TIMEOUT = {HAD_CONNECTION_TIMEOUT}
+"""
 
 #: NOT SHIPPED: what the test adds to every rendered role directory (test.d/99-confgen-test.conf).
 OVERRIDES = """# NOT SHIPPED. Test overrides of the HA failover test (tests/pool/ha.py).
@@ -58,9 +65,7 @@ PER_ROLE = {
 NEGOTIATOR_INTERVAL = 2
 NEGOTIATOR_MIN_INTERVAL = 1
 NEGOTIATOR_CYCLE_DELAY = 1
-# Speed: HAD steps every {had_interval(HAD_CONNECTION_TIMEOUT, 2)} s instead of {had_interval(5, 2)} s (rendered: the default timeout of 5 s).
-HAD_CONNECTION_TIMEOUT = {HAD_CONNECTION_TIMEOUT}
-# Speed: the leader's replication daemon sends the accountant's state every {REPLICATION_INTERVAL} s instead of every
+{_HAD_SPEED}# Speed: the leader's replication daemon sends the accountant's state every {REPLICATION_INTERVAL} s instead of every
 # 300 s (the default the site renders), so the test sees it reach the other central manager.
 REPLICATION_INTERVAL = {REPLICATION_INTERVAL}
 """,
@@ -183,6 +188,12 @@ class HAPool:
         m = re.search(r"submitted to cluster (\d+)", proc.stdout)
         assert proc.returncode == 0 and m, proc.stdout + proc.stderr
         return int(m.group(1))
+
+    def state_file(self, cm: Host) -> str:
+        """The replicated accountant state of a central manager (STATE_FILE, with its SPOOL)."""
+        out = self.run(cm, "condor_config_val", "STATE_FILE").stdout.strip()
+        assert out.startswith("/"), out
+        return out
 
     def job_status(self, cluster: int) -> str:
         out = self.run(self.ap, "condor_q", "-allusers", str(cluster), "-af", "JobStatus").stdout.strip()
