@@ -175,10 +175,10 @@ class HAPool:
         """Is a process of `daemon` (e.g. condor_negotiator) running in the host's machine?"""
         for pid in host.machine.pids():
             try:
-                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
             except OSError:
                 continue
-            if argv0.decode(errors="replace").endswith("/" + daemon) or argv0.decode(errors="replace") == daemon:
+            if Path(argv0).name == daemon:
                 return True
         return False
 

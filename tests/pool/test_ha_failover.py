@@ -2,16 +2,21 @@
 (tests/pool/ha.py), run the rendered HAD and replication configuration unchanged; an access point and
 an execute node report to both collectors. A job completes under the first negotiator; the active
 central manager's machine is killed (all its processes end at once); the other central manager's HAD
-starts its negotiator and a new job completes. The failover times are printed.
+starts its negotiator and a new job completes. Until the crash, at most one negotiator runs and each
+collector holds at most one negotiator ad (sampled about once a second); the accountant's state the
+new negotiator starts from was replicated from the dead one. The failover times are printed.
 
-Test-only settings are in tests/pool/ha.py (OVERRIDES, PER_ROLE); the one that changes HA timing is
-HAD_CONNECTION_TIMEOUT (1 s instead of the default 5 s the site renders).
+Test-only settings are in tests/pool/ha.py (OVERRIDES, PER_ROLE), each with its reason; those that
+change HA timing are HAD_CONNECTION_TIMEOUT (1 s instead of the default 5 s the site renders: a HAD
+step of 10 s instead of 42 s; CONFGEN_HA_RENDERED_TIMING=1 keeps the default) and REPLICATION_INTERVAL
+(5 s instead of 300 s).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 
@@ -61,19 +66,22 @@ class OneNegotiator:
         return wait_for(what, checked, timeout=timeout, interval=1)
 
 
+def sees_schedd_and_slot(ha: HAPool, collector: Host) -> bool:
+    return bool(ha.status_at(collector, "-schedd", "-af", "Name") and ha.status_at(collector, "-af", "Name"))
+
+
 def negotiator_on(ha: HAPool, collector: Host, cm: Host) -> bool:
     return cm.name in ha.status_at(collector, "-negotiator", "-af", "Machine").split()
 
 
 def had_active(ha: HAPool, collector: Host) -> dict[str, str]:
-    """HAD name -> HAD_IsActive, as one collector has them."""
+    """HAD name -> HadIsActive, as one collector has them."""
     out = ha.status_at(collector, "-any", "-constraint", 'MyType == "HAD"', "-af", "Name", "HadIsActive")
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
 def wait_completed(ha: HAPool, cluster: int, timeout: float, watch: OneNegotiator | None = None) -> None:
-    probe = lambda: ha.job_status(cluster) in ("completed", "held")  # noqa: E731
-    (watch.wait if watch else lambda w, p, timeout: wait_for(w, p, timeout=timeout))(f"job {cluster} to finish", probe, timeout=timeout)
+    (watch.wait if watch else wait_for)(f"job {cluster} to finish", lambda: ha.job_status(cluster) in ("completed", "held"), timeout=timeout)
     assert ha.job_status(cluster) == "completed", ha.run(ha.ap, "condor_q", "-allusers", "-better-analyze", str(cluster)).stdout
 
 
@@ -83,8 +91,7 @@ def before_the_crash(ha: HAPool, site: Site, watch: OneNegotiator) -> None:
     primary, backup = ha.cms  # HAD_USE_PRIMARY: the first of the site's central managers leads
     step = had_interval(HAD_CONNECTION_TIMEOUT, len(ha.cms))
     for cm in ha.cms:  # the access point and the execute node report to both collectors
-        watch.wait(f"the schedd and a slot in the collector of {cm.name}",
-                   lambda cm=cm: ha.status_at(cm, "-schedd", "-af", "Name") and ha.status_at(cm, "-af", "Name"), timeout=90)
+        watch.wait(f"the schedd and a slot in the collector of {cm.name}", partial(sees_schedd_and_slot, ha, cm), timeout=90)
     watch.wait(f"the negotiator of {primary.name}", lambda: negotiator_on(ha, backup, primary), timeout=3 * step + 30)
     assert ha.running(primary, "condor_negotiator") and not ha.running(backup, "condor_negotiator")
     active = had_active(ha, backup)
