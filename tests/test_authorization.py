@@ -74,8 +74,11 @@ def test_negotiator_and_administrator_only_from_the_central_managers(loaded: tup
         assert set(entries(config, "NEGOTIATOR")) == {(f"condor@{site.uid_domain}", h) for h in cms}, role
         for user, host in entries(config, "ADMINISTRATOR"):
             assert user in (f"condor@{site.uid_domain}", f"root@{site.uid_domain}"), (role, user)
-            # $(FULL_HOSTNAME) is the host itself: root there administers its own daemons.
-            assert host in cms or (user.startswith("root@") and host and "*" not in host), (role, user, host)
+            # $(FULL_HOSTNAME) is the host itself: root there (whose tools authenticate with FS as the
+            # daemon identity) administers its own daemons; no pattern, no other host.
+            assert host in cms or (host and "*" not in host), (role, user, host)
+        own = {(u, h) for u, h in entries(config, "ADMINISTRATOR") if h not in cms}
+        assert {u for u, _ in own} == {f"condor@{site.uid_domain}", f"root@{site.uid_domain}"} and len({h for _, h in own}) == 1, (role, own)
         assert config.get("ALLOW_CONFIG") is None
         assert (config.get("ENABLE_RUNTIME_CONFIG") or "").lower() == "false"
         assert (config.get("ENABLE_PERSISTENT_CONFIG") or "").lower() == "false"

@@ -8,7 +8,7 @@ Each level is granted only to the identities and hosts that need it:
 | WRITE          | daemon on pool hosts   | users on pool hosts          | daemon on pool hosts   |
 | DAEMON         | daemon on pool hosts   | daemon on pool hosts         | daemon on pool hosts   |
 | NEGOTIATOR     | daemon on the CMs      | daemon on the CMs            | daemon on the CMs      |
-| ADMINISTRATOR  | daemon and root on the CMs, root on the host itself (all roles)                  |
+| ADMINISTRATOR  | daemon and root on the CMs; on the host itself the daemon identity and root      |
 | CONFIG         | nobody (runtime and persistent configuration are off)                            |
 
 "daemon" is condor@<uid_domain>: the identity of pool daemons under FS, and the identity HTCondor gives
@@ -36,7 +36,9 @@ def authorization(site: Site, role: str) -> list[tuple[str, list[str]]]:
     daemon = daemon_identity(site)
     daemons_on_pool = [f"{daemon}/{h}" for h in site.pool_hosts]
     on_cms = [f"{daemon}/{h}" for h in site.central_managers]
-    admins = on_cms + [f"root@{dom}/{h}" for h in site.central_managers] + [f"root@{dom}/$(FULL_HOSTNAME)"]
+    # On the host itself: root's tools (condor_reconfig, condor_off) authenticate with FS as the daemon
+    # identity, seen as `DENIED ... for user condor@<domain> using method FS` when only root@ was listed.
+    admins = on_cms + [f"root@{dom}/{h}" for h in site.central_managers] + [f"{daemon}/$(FULL_HOSTNAME)", f"root@{dom}/$(FULL_HOSTNAME)"]
     users_on_pool = [f"*@{dom}/{h}" for h in site.pool_hosts]
     return [
         ("READ", ["*"]),

@@ -6,7 +6,8 @@ Checked: HTCondor reads exactly confgen's knobs from the directory after the fir
 apply changes nothing and reconfigures nothing; a changed site changes only the changed files and
 triggers exactly one reconfig, seen by the real master; a package's own file in the directory
 (Debian's 00-security) is removed, as the README's "Deploy" section says (confgen owns config_dir).
-Test-only: the scratch host's root config and one override file outside config_dir (listed below).
+Test-only: the scratch host's root config and one override file outside config_dir (listed below);
+the machine's /etc/hosts puts the central managers on another address than this host.
 """
 
 from __future__ import annotations
@@ -89,9 +90,10 @@ def host(root: Root, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     for sub in ("run", "log", "lock", "spool", "execute"):
         root.host(f"{HOST}/local/{sub}").mkdir(parents=True)
     root.run("chown", "-R", "condor:condor", f"{HOST}/local")
-    hosts = root.host("/etc/hosts").read_text() if root.host("/etc/hosts").exists() else ""
-    if HOSTNAME not in hosts:
-        root.write("/etc/hosts", f"127.0.0.1 localhost {HOSTNAME}\n")
+    # This host is not a central manager: the site's central managers resolve to another address (no
+    # one listens there), so the master's own condor_reconfig is authorized as on any pool host.
+    cms = " ".join(yaml.safe_load(example_text())["site"]["central_managers"])
+    root.write("/etc/hosts", f"127.0.0.1 localhost {HOSTNAME}\n127.0.0.2 {cms}\n")
     try:
         yield tmp_path_factory.mktemp("puppet")
     finally:
