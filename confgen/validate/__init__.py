@@ -14,6 +14,7 @@ from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
 from confgen.validate.lint import lint
 from confgen.validate.parser import load_roles
+from confgen.validate.reboot_checks import run_reboot_checks
 from confgen.validate.runtime_checks import run_runtime_checks
 
 
@@ -48,6 +49,7 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
     if not problems:
         tally = run_checks(site, execute, submit, hub_options)
         run_runtime_checks(tally, execute, submit)
+        run_reboot_checks(tally, configs, execute, submit)
         problems += tally.failures
         evaluated = tally.evaluated
     return Report(len(configs), len(roles), evaluated, problems)
