@@ -14,9 +14,15 @@ How it fits together (HTCondor 25.x; src/defrag/defrag.cpp and src/condor_startd
   so DEFRAG_DRAINING_MACHINES_PER_HOUR is exactly one machine per DEFRAG_INTERVAL.
 - DEFRAG_CANCEL_REQUIREMENTS defaults to DEFRAG_WHOLE_MACHINE_EXPR, which would cancel every drain at
   once: it is set to "the reboot is no longer due".
-- While draining, the startd's START is DEFAULT_DRAINING_START_EXPR (the node's own START plus: the job's
-  AllowedExecuteDuration ends before ExpectedMachineGracefulDrainingCompletion). Graceful drains honour
-  MAXJOBRETIREMENTTIME, which while draining is the job's AllowedExecuteDuration (at most drain_hours)."""
+- While draining, START is replaced by the drain request's start expression. defrag always sends one:
+  DEFRAG_DRAINING_START_EXPR, whose default is FALSE (param_info.in), so the startd's own
+  DEFAULT_DRAINING_START_EXPR is never used for defrag's drains; and a $(START) in the central manager's
+  config would be the central manager's START. So each node publishes its own draining START,
+  `SiteDrainingStart` (its START, and: the job's AllowedExecuteDuration ends before
+  ExpectedMachineGracefulDrainingCompletion), and both DEFRAG_DRAINING_START_EXPR and the startd's
+  DEFAULT_DRAINING_START_EXPR (for a `condor_drain` by hand) are `MY.SiteDrainingStart =?= True`.
+  Graceful drains honour MAXJOBRETIREMENTTIME, which while draining is the job's AllowedExecuteDuration
+  (at most drain_hours)."""
 
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ DEFRAG_INTERVAL_S = 600
 DEFAULT_DRAIN_HOURS = 24
 
 DUE = "SiteRebootDue"
+DRAINING_START = "SiteDrainingStart"
 DRAINED = "SiteRebootDrained"
 DUE_SINCE = "SiteRebootDueSince"
 DELAY = "SiteRebootDelay"
@@ -92,6 +99,11 @@ def retirement(site: Site) -> str:
 def backfill() -> str:
     """While draining: only a job whose AllowedExecuteDuration ends before the drain is expected to end."""
     return "((TARGET.AllowedExecuteDuration <= MY.ExpectedMachineGracefulDrainingCompletion - time()) =?= True)"
+
+
+def draining_start() -> str:
+    """DEFRAG_DRAINING_START_EXPR and DEFAULT_DRAINING_START_EXPR: the node's own draining START."""
+    return f"(MY.{DRAINING_START} =?= True)"
 
 
 def start_drain(site: Site) -> str:

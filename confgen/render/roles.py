@@ -112,7 +112,7 @@ def _central_manager(site: Site) -> list[Fragment]:
         _render(site, role, "40-central-manager.conf", "Collector and negotiator" + (", highly available." if len(site.central_managers) > 1 else "."),
                 pool_name=site.name, ha=len(site.central_managers) > 1, port=site.port, shared_port=site.shared_port,
                 central_managers=site.central_managers, defrags=rb.defrag_daemons(site), interval=rb.DEFRAG_INTERVAL_S,
-                per_hour=rb.drains_per_hour(), cancel=rb.Defrag.cancel()),
+                per_hour=rb.drains_per_hour(), cancel=rb.Defrag.cancel(), draining_start=rb.draining_start()),
     ]
 
 
@@ -172,7 +172,7 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
                              check=r["check"], period=ex.period(r["period"]), spread_days=r["spread_days"],
                              drain_hours=rb.drain_seconds(site) / 3600, delay=rb.reboot_delay(site),
                              attributes=list(rb.node_attributes(site).items()), retirement=rb.retirement(site),
-                             backfill=rb.backfill()))
+                             backfill=rb.backfill(), draining_start=rb.draining_start()))
     frags.append(_render(site, role, "80-start.conf", "START: which jobs this class runs.",
                          start_os=ui.start_os(site, cls), start_interactive=ex.start_interactive(cls),
                          start_health=ex.start_health(site), start_drain=rb.start_drain(site),

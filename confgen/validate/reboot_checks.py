@@ -5,8 +5,8 @@
   class's draining and drained-waiting nodes; a drain whose reboot is no longer due is cancelled; and a
   replay of defrag's cycle (src/defrag/defrag.cpp: stop when draining >= DEFRAG_MAX_CONCURRENT_DRAINING or
   whole >= DEFRAG_MAX_WHOLE_MACHINES, else drain the cycle's number) never takes more than the cap.
-- Each execute role: a drained node waiting for its reboot starts nothing; while draining
-  (DEFAULT_DRAINING_START_EXPR) a job whose runtime, in the runtime attribute's unit, ends just before
+- Each execute role: a drained node waiting for its reboot starts nothing; while draining (what the
+  central manager's DEFRAG_DRAINING_START_EXPR and the node's DEFAULT_DRAINING_START_EXPR say) a job whose runtime, in the runtime attribute's unit, ends just before
   the expected end of the drain starts and one that ends just after does not; a job of unknown runtime
   does not; MAXJOBRETIREMENTTIME gives a job its AllowedExecuteDuration while draining only.
 Expectations come from the site (max_draining, node counts, runtime attribute and unit, drain_hours)."""
@@ -131,11 +131,16 @@ def _selection_checks(t: Tally, cm: RoleConfig, daemon: str, name: str, execute:
                 t.expect(got is (state == "not due"), where, f"DEFRAG_CANCEL_REQUIREMENTS on a draining node ({state}) is {got!r}")
 
 
-def execute_checks(t: Tally, cls: NodeClass, role: ExecuteRole, submit: SubmitRole) -> None:
+def execute_checks(t: Tally, cls: NodeClass, role: ExecuteRole, submit: SubmitRole, cm: RoleConfig | None) -> None:
     site, where = t.site, ("reboots",)
-    draining_start, retire = _expr(role.config, "DEFAULT_DRAINING_START_EXPR"), _expr(role.config, "MAXJOBRETIREMENTTIME")
-    t.expect(draining_start is not None and retire is not None, where, f"{cls.role} sets no DEFAULT_DRAINING_START_EXPR or MAXJOBRETIREMENTTIME")
-    if draining_start is None or retire is None:
+    retire = _expr(role.config, "MAXJOBRETIREMENTTIME")
+    # START while draining: what condor_defrag sends (the central manager's DEFRAG_DRAINING_START_EXPR),
+    # and what the startd uses for a drain by hand (DEFAULT_DRAINING_START_EXPR)
+    starts = {"DEFAULT_DRAINING_START_EXPR": _expr(role.config, "DEFAULT_DRAINING_START_EXPR")}
+    if cm is not None:
+        starts["DEFRAG_DRAINING_START_EXPR"] = _expr(cm, "DEFRAG_DRAINING_START_EXPR")
+    t.expect(all(starts.values()) and retire is not None, where, f"{cls.role}: one of {', '.join(starts)} or MAXJOBRETIREMENTTIME is not set")
+    if not all(starts.values()) or retire is None:
         return
     os_name = site.default_os if site.default_os in cls.images else cls.images[0]
     interactive = True if cls.interactive == "only" else None
@@ -165,17 +170,19 @@ def execute_checks(t: Tally, cls: NodeClass, role: ExecuteRole, submit: SubmitRo
             slot = role.slot({**node_attrs(site), "RebootNeeded": True, "RebootNeededSince": now() - 3600, "SiteRebootDelay": 0,
                               "Draining": True, "ExpectedMachineGracefulDrainingCompletion": now() + left})
             want = want and policy_allows(site, cls, plain(**attrs), slot)
-            got = draining_start.eval(scope=slot, target=ad)
-            t.expect(got is want, where, f"a {cls.role} node draining with {left} s left should {'start' if want else 'refuse'} a job with "
-                                         f"{label} (AllowedExecuteDuration {ends} s); DEFAULT_DRAINING_START_EXPR is {got!r}")
+            for knob, expr in starts.items():
+                got = expr.eval(scope=slot, target=ad)
+                t.expect(got is want, where, f"a {cls.role} node draining with {left} s left should {'start' if want else 'refuse'} a job with "
+                                             f"{label} (AllowedExecuteDuration {ends} s); {knob} is {got!r}")
         for draining, want_r in ((True, min(ends, expected_drain_seconds(site))), (False, 0)):
             slot = role.slot({**node_attrs(site), "Draining": draining})
             got = retire.eval(scope=slot, target=ad)
             t.expect(got == want_r, where, f"MAXJOBRETIREMENTTIME of a job with {label} on a {cls.role} node "
                                            f"{'draining' if draining else 'not draining'} is {got!r}, expected {want_r}")
     slot = role.slot({**node_attrs(site), "Draining": True, "ExpectedMachineGracefulDrainingCompletion": now() + 10**6})
-    got = draining_start.eval(scope=slot, target=job_ad(plain()))
-    t.expect(got is False, where, f"a draining {cls.role} node starts a job with no AllowedExecuteDuration; DEFAULT_DRAINING_START_EXPR is {got!r}")
+    for knob, expr in starts.items():
+        got = expr.eval(scope=slot, target=job_ad(plain()))
+        t.expect(got is False, where, f"a draining {cls.role} node starts a job with no AllowedExecuteDuration; {knob} is {got!r}")
 
 
 def run_reboot_checks(t: Tally, configs: dict[str, RoleConfig], execute: dict[str, ExecuteRole], submit: SubmitRole | None) -> None:
@@ -186,4 +193,4 @@ def run_reboot_checks(t: Tally, configs: dict[str, RoleConfig], execute: dict[st
     if submit is not None:
         for cls in t.site.node_classes:
             if cls.role in execute:
-                execute_checks(t, cls, execute[cls.role], submit)
+                execute_checks(t, cls, execute[cls.role], submit, configs.get("central-manager"))

@@ -11,6 +11,7 @@ overrides are listed in OVERRIDES. The site shares no name with the example."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -55,8 +56,8 @@ OVERRIDES = {
     # drain, one backfilled); the stand-in check is told which node it runs on
     "execute": "STARTD_CRON_REBOOT_PERIOD = 2s\nNUM_CPUS = 2\n",
 }
-ORIGINAL_S, ORIGINAL_LIMIT = 40, 60  # the jobs running when the drain begins: sleep, and their WallSeconds
-SHORT_LIMIT, LONG_LIMIT = 5, 120  # backfill candidates (WallSeconds)
+ORIGINAL_S, ORIGINAL_LIMIT = 40, 300  # the jobs running when the drain begins: sleep, and their WallSeconds
+MARGIN_S = 30  # backfill candidates end this much before / after the drain is expected to end
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,8 @@ def pool(root: Root, site: Site) -> Iterator[Pool]:
     try:
         the_pool.start_central_and_submit()
         root.write(site.reboots["check"] if site.reboots else "", REBOOT_STANDIN, 0o755)
+        shutil.rmtree(root.host(DUE_DIR), ignore_errors=True)  # no reboot is due until the test says so
+        root.host(DUE_DIR).mkdir(parents=True)
         for node in NODES:
             start_node(the_pool, site, node)
         yield the_pool
@@ -106,14 +109,14 @@ class Watch:
         self.events.append(f"{time.monotonic() - self.t0:6.1f} s  {text}")
 
     def sample(self) -> None:
-        out = self.pool.status("-const", "PartitionableSlot", "-af", "Name", "Draining", "SiteRebootDue", "SiteRebootDrained", "State", "Activity")
+        out = self.pool.status("-const", "PartitionableSlot", "-af", "Name", "Draining", "SiteRebootDue", "SiteRebootDrained", "State", "Activity", "RebootNeeded")
         rows = {line.split()[0].split("@")[1]: tuple(line.split()[1:]) for line in out.splitlines() if line.count("@") >= 2}
         draining = sum(1 for r in rows.values() if r[0] == "true")
         taken = sum(1 for r in rows.values() if r[0] == "true" or r[2] == "true")
         self.most_draining, self.most_taken = max(self.most_draining, draining), max(self.most_taken, taken)
         for node, row in sorted(rows.items()):
             if self.last.get(node) != row:
-                self.note(f"{node}: Draining={row[0]} SiteRebootDue={row[1]} SiteRebootDrained={row[2]} {row[3]}/{row[4]}  (taken: {taken})")
+                self.note(f"{node}: Draining={row[0]} SiteRebootDue={row[1]} SiteRebootDrained={row[2]} {row[3]}/{row[4]} RebootNeeded={row[5]}  (taken: {taken})")
                 self.last[node] = row
 
     def run(self) -> None:
@@ -151,7 +154,7 @@ def test_nodes_due_for_a_reboot_drain_within_the_cap_backfill_short_jobs_and_com
     assert cap == 1  # 40% of 3 nodes, rounded down
     originals = {node: submit_ok(pool, pinned(site, node, ORIGINAL_LIMIT, ORIGINAL_S)) for node in NODES}
     for cluster in originals.values():
-        wait_job(pool, cluster, {"running"}, timeout=90)
+        assert wait_job(pool, cluster, {"running", "held", "completed"}, timeout=90) == "running", better_analyze(pool, cluster)
     with Watch(pool) as watch:
         watch.note(f"jobs from before the drain run on {', '.join(NODES)} ({ORIGINAL_S} s, WallSeconds = {ORIGINAL_LIMIT})")
         for node in NODES:
@@ -159,16 +162,20 @@ def test_nodes_due_for_a_reboot_drain_within_the_cap_backfill_short_jobs_and_com
         watch.note(f"the reboot check reports a reboot due on {', '.join(NODES)}")
         first = wait_for("a node to be drained", lambda: node_where(pool, "Draining =?= True"), timeout=60)[0]
         window = int(pool.status("-const", slot_of(first), "-af", "ExpectedMachineGracefulDrainingCompletion").split()[0]) - int(time.time())
-        watch.note(f"{first} is draining; its drain is expected to end in {window} s")
-        # The backfill decision, in the runtime attribute's unit (seconds): the job's limit plus the grace
-        assert SHORT_LIMIT + GRACE_S < window - 10 and LONG_LIMIT + GRACE_S > window, window
-        short = submit_ok(pool, pinned(site, first, SHORT_LIMIT, 2))
-        long = submit_ok(pool, pinned(site, first, LONG_LIMIT, 2))
-        watch.note(f"submitted to {first}: job {short} (WallSeconds = {SHORT_LIMIT}) and job {long} (WallSeconds = {LONG_LIMIT})")
+        # The backfill decision, in the runtime attribute's unit (seconds): a job whose limit plus the grace
+        # ends MARGIN_S before the drain is expected to, and one that ends MARGIN_S after it
+        short_limit, long_limit = window - GRACE_S - MARGIN_S, window - GRACE_S + MARGIN_S
+        assert short_limit >= 1, window
+        short = submit_ok(pool, pinned(site, first, short_limit, 2))
+        long = submit_ok(pool, pinned(site, first, long_limit, 2))
+        watch.note(f"{first} is draining, expected to end in {window} s; submitted to it: job {short} (WallSeconds = {short_limit}) "
+                   f"and job {long} (WallSeconds = {long_limit})")
         assert wait_job(pool, short, {"completed", "held"}, timeout=60) == "completed", better_analyze(pool, short)
         assert first in node_where(pool, "Draining =?= True"), "the short job ran, but the node was no longer draining"
         watch.note(f"job {short} ran on the draining {first} and completed; job {long} is {pool.job_status(long)}")
         assert pool.job_status(long) == "idle", better_analyze(pool, long)
+        rejected = pool.q(str(long), "-af", "LastRejMatchTime").strip()
+        assert rejected.isdigit(), better_analyze(pool, long)  # the negotiator considered it and found no slot
         pool.root.run("condor_rm", str(long), env=pool.env("submit"), user=SUBMITTER, check=False)
         # the job from before the drain ends; the node is drained and says so
         wait_for(f"{first} announced as drained", lambda: node_where(pool, "SiteRebootDrained =?= True") == [first], timeout=ORIGINAL_S + 60)
@@ -183,7 +190,7 @@ def test_nodes_due_for_a_reboot_drain_within_the_cap_backfill_short_jobs_and_com
                 break
             node = wait_for("the next node to be drained", lambda: node_where(pool, "SiteRebootDrained =?= True"), timeout=60)[0]
             watch.note(f"{node} is drained")
-        back = submit_ok(pool, pinned(site, first, SHORT_LIMIT, 1))
+        back = submit_ok(pool, pinned(site, first, 10, 1))
         assert wait_job(pool, back, {"completed", "held"}, timeout=60) == "completed", better_analyze(pool, back)
         watch.note(f"job {back} ran on {first} after its reboot")
     assert sorted(rebooted) == sorted(NODES)
