@@ -119,6 +119,10 @@ class Watch:
                 self.note(f"{node}: Draining={row[0]} SiteRebootDue={row[1]} SiteRebootDrained={row[2]} {row[3]}/{row[4]} RebootNeeded={row[5]}  (taken: {taken})")
                 self.last[node] = row
 
+    def show(self, command: str, output: str) -> None:
+        """What an admin sees at this moment (printed with the timeline)."""
+        self.note(f"$ {command}\n" + "\n".join("          " + line for line in output.splitlines()))
+
     def run(self) -> None:
         while not self.stop.is_set():
             self.sample()
@@ -137,6 +141,12 @@ class Watch:
 def node_where(pool: Pool, constraint: str) -> list[str]:
     out = pool.status("-const", f"PartitionableSlot && ({constraint})", "-af", "Name")
     return sorted(name.split("@")[1] for name in out.split())
+
+
+def drain_window(pool: Pool, node: str) -> int:
+    """Seconds until the node's drain is expected to end, as its startd publishes it."""
+    out = pool.status("-const", slot_of(node), "-af", "ExpectedMachineGracefulDrainingCompletion").split()
+    return int(out[0]) - int(time.time()) if out and out[0].isdigit() else 0
 
 
 def reboot(pool: Pool, site: Site, watch: Watch, node: str) -> None:
@@ -161,7 +171,9 @@ def test_nodes_due_for_a_reboot_drain_within_the_cap_backfill_short_jobs_and_com
             pool.root.write(f"{DUE_DIR}/{node}", "due\n")
         watch.note(f"the reboot check reports a reboot due on {', '.join(NODES)}")
         first = wait_for("a node to be drained", lambda: node_where(pool, "Draining =?= True"), timeout=60)[0]
-        window = int(pool.status("-const", slot_of(first), "-af", "ExpectedMachineGracefulDrainingCompletion").split()[0]) - int(time.time())
+        # the startd's first ad after the drain began may still carry the estimate from before it (vacate
+        # time only): wait for the one that counts the running job's retirement
+        window = wait_for("the drain's expected end", lambda: (w := drain_window(pool, first)) > GRACE_S + 2 * MARGIN_S and w, timeout=30)
         # The backfill decision, in the runtime attribute's unit (seconds): a job whose limit plus the grace
         # ends MARGIN_S before the drain is expected to, and one that ends MARGIN_S after it
         short_limit, long_limit = window - GRACE_S - MARGIN_S, window - GRACE_S + MARGIN_S
@@ -170,6 +182,10 @@ def test_nodes_due_for_a_reboot_drain_within_the_cap_backfill_short_jobs_and_com
         long = submit_ok(pool, pinned(site, first, long_limit, 2))
         watch.note(f"{first} is draining, expected to end in {window} s; submitted to it: job {short} (WallSeconds = {short_limit}) "
                    f"and job {long} (WallSeconds = {long_limit})")
+        watch.show("condor_status", pool.status())
+        watch.show("condor_status -const Draining -af Name DrainReason ExpectedMachineGracefulDrainingCompletion",
+                   pool.status("-const", "Draining", "-af", "Name", "DrainReason", "ExpectedMachineGracefulDrainingCompletion"))
+        watch.show("condor_status -defrag", pool.status("-defrag"))
         assert wait_job(pool, short, {"completed", "held"}, timeout=60) == "completed", better_analyze(pool, short)
         assert first in node_where(pool, "Draining =?= True"), "the short job ran, but the node was no longer draining"
         watch.note(f"job {short} ran on the draining {first} and completed; job {long} is {pool.job_status(long)}")
@@ -180,6 +196,8 @@ def test_nodes_due_for_a_reboot_drain_within_the_cap_backfill_short_jobs_and_com
         # the job from before the drain ends; the node is drained and says so
         wait_for(f"{first} announced as drained", lambda: node_where(pool, "SiteRebootDrained =?= True") == [first], timeout=ORIGINAL_S + 60)
         watch.note(f"{first} is drained: condor_status -const 'SiteRebootDrained' lists it")
+        watch.show("condor_status -const SiteRebootDrained -af Name RebootReason LastDrainStopTime",
+                   pool.status("-const", "SiteRebootDrained", "-af", "Name", "RebootReason", "LastDrainStopTime"))
         assert wait_job(pool, originals[first], {"completed", "held"}, timeout=30) == "completed"  # it ran to its end
         rebooted = []
         node = first
