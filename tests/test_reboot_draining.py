@@ -123,11 +123,14 @@ def test_a_draining_node_backfills_a_job_that_ends_just_inside_the_window_and_re
     assert retire.eval(scope=slot_states(role), target=job) == 0  # not draining: as before
 
 
-@pytest.mark.parametrize("unit", ["seconds", "hours"])
-def test_confgen_check_passes_on_the_generated_site(unit: str) -> None:
-    model, fragments, _, _ = loaded(site_with(unit=unit, max_draining={"default": "25%", "tiny": 1, "mid_b": 2}))
+@pytest.mark.parametrize(("unit", "max_draining"), [("seconds", {"default": "25%", "tiny": 1, "mid_b": 2}), ("hours", {"default": 1, "tiny": 1}),
+                                                     ("hours", {"default": 0})])
+def test_confgen_check_passes_on_the_generated_site(unit: str, max_draining: dict[str, Any]) -> None:
+    model, fragments, configs, _ = loaded(site_with(unit=unit, max_draining=max_draining))
     report = validate(model, fragments)
     assert report.diagnostics == [], report.diagnostics
+    assert report.checks_evaluated > 0
+    assert bool(defrag_knobs(configs)) is (max_draining != {"default": 0})  # cap 0 everywhere: no defrag daemon
 
 
 REFUSED = {

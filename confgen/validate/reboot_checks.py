@@ -82,6 +82,9 @@ def replay_defrag(cap_conc: int, cap_whole: int, per_cycle: int, nodes: int, cyc
 
 def central_manager_checks(t: Tally, cm: RoleConfig, execute: dict[str, ExecuteRole]) -> None:
     site = t.site
+    if not any(cap.count for cap in drain_caps(site).values()):
+        t.expect(not _defrag_names(cm), ("reboots", "max_draining"), "every class has cap 0, but a condor_defrag drains nodes")
+        return
     interval, per_hour = cm.get("DEFRAG_INTERVAL"), cm.get("DEFRAG_DRAINING_MACHINES_PER_HOUR")
     t.expect(interval is not None and per_hour is not None and float(per_hour) * int(interval) == 3600, ("reboots",),
              f"defrag must start exactly one drain per cycle (DEFRAG_DRAINING_MACHINES_PER_HOUR * DEFRAG_INTERVAL = 3600), "
@@ -191,6 +194,8 @@ def run_reboot_checks(t: Tally, configs: dict[str, RoleConfig], execute: dict[st
     if "central-manager" in configs:
         central_manager_checks(t, configs["central-manager"], execute)
     if submit is not None:
+        caps = drain_caps(t.site)
         for cls in t.site.node_classes:
-            if cls.role in execute:
-                execute_checks(t, cls, execute[cls.role], submit, configs.get("central-manager"))
+            if cls.role in execute:  # defrag drains only classes with a cap above 0
+                drained_by = configs.get("central-manager") if cls.name in caps and caps[cls.name].count > 0 else None
+                execute_checks(t, cls, execute[cls.role], submit, drained_by)
