@@ -133,7 +133,7 @@ def test_confgen_check_passes_on_the_generated_site(unit: str, max_draining: dic
     assert bool(defrag_knobs(configs)) is (max_draining != {"default": 0})  # cap 0 everywhere: no defrag daemon
 
 
-REFUSED = {
+REFUSED: dict[str, tuple[dict[str, Any], str, str]] = {
     "a share without nodes": ({"default": 1, "mid_b": "10%"}, "reboots.max_draining.mid_b", "write node_classes.mid_b.nodes"),
     "a default leaving a one-node class nothing": ({"default": 2}, "reboots.max_draining.default", "write tiny: 1"),
     "a share rounding to nothing": ({"default": 1, "alpha-cpu": "4%"}, "reboots.max_draining.alpha-cpu", "nothing to drain"),

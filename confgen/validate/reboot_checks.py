@@ -139,11 +139,12 @@ def execute_checks(t: Tally, cls: NodeClass, role: ExecuteRole, submit: SubmitRo
     retire = _expr(role.config, "MAXJOBRETIREMENTTIME")
     # START while draining: what condor_defrag sends (the central manager's DEFRAG_DRAINING_START_EXPR),
     # and what the startd uses for a drain by hand (DEFAULT_DRAINING_START_EXPR)
-    starts = {"DEFAULT_DRAINING_START_EXPR": _expr(role.config, "DEFAULT_DRAINING_START_EXPR")}
+    found = {"DEFAULT_DRAINING_START_EXPR": _expr(role.config, "DEFAULT_DRAINING_START_EXPR")}
     if cm is not None:
-        starts["DEFRAG_DRAINING_START_EXPR"] = _expr(cm, "DEFRAG_DRAINING_START_EXPR")
-    t.expect(all(starts.values()) and retire is not None, where, f"{cls.role}: one of {', '.join(starts)} or MAXJOBRETIREMENTTIME is not set")
-    if not all(starts.values()) or retire is None:
+        found["DEFRAG_DRAINING_START_EXPR"] = _expr(cm, "DEFRAG_DRAINING_START_EXPR")
+    starts = {knob: expr for knob, expr in found.items() if expr is not None}
+    t.expect(len(starts) == len(found) and retire is not None, where, f"{cls.role}: one of {', '.join(found)} or MAXJOBRETIREMENTTIME is not set")
+    if len(starts) != len(found) or retire is None:
         return
     os_name = site.default_os if site.default_os in cls.images else cls.images[0]
     interactive = True if cls.interactive == "only" else None
