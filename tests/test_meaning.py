@@ -129,16 +129,21 @@ def test_draining_node_backfills_only_short_jobs(roles):  # type: ignore[no-unty
     from confgen.render.runtime import GRACE_S
 
     config = roles["execute-batch"]
-    longest = SITE["job_attributes"]["MaxRuntimeHours"]["max"]  # marked runtime: hours; the deadline is its max + grace
-    since = int(time.time()) - (longest * 3600 + GRACE_S - 5 * 3600)  # 5 hours left until the drain deadline
-    node = {"RebootNeeded": True, "RebootNeededSince": since, "SiteRebootDelay": 0}
+    cm = roles["central-manager"]
+    left = 5 * 3600 + GRACE_S  # the drain is expected to end in 5 hours (plus the grace)
+    node = {"RebootNeeded": True, "RebootNeededSince": int(time.time()) - 3600, "SiteRebootDelay": 0, "Draining": True,
+            "ExpectedMachineGracefulDrainingCompletion": int(time.time()) + left}
 
     def job(hours: int) -> dict[str, Any]:  # as the submit transform leaves it: the limit plus the grace
         return {ATTR: DEFAULT, "MaxRuntimeHours": hours, "AllowedExecuteDuration": hours * 3600 + GRACE_S}
 
-    assert evaluate(config, "START", job(4), **node) is True
-    assert evaluate(config, "START", job(5), **node) is False
-    assert evaluate(config, "START", {ATTR: DEFAULT, "MaxRuntimeHours": 1}, **node) is False  # no AllowedExecuteDuration: unknown
+    # condor_defrag's drains use the central manager's DEFRAG_DRAINING_START_EXPR, evaluated on the node's
+    # slot; a condor_drain by hand, the node's DEFAULT_DRAINING_START_EXPR: the same expression
+    start = "DEFAULT_DRAINING_START_EXPR"
+    assert cm.get("DEFRAG_DRAINING_START_EXPR") == config.get(start)
+    assert evaluate(config, start, job(4), **node) is True
+    assert evaluate(config, start, job(6), **node) is False
+    assert evaluate(config, start, {ATTR: DEFAULT, "MaxRuntimeHours": 1}, **node) is False  # no AllowedExecuteDuration: unknown
 
 
 def submit_decision(config, job: dict[str, Any]) -> tuple[bool, str]:  # type: ignore[no-untyped-def]

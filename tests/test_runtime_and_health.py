@@ -89,14 +89,17 @@ def test_a_site_without_a_runtime_attribute_renders_no_limit_and_drains_by_allow
     assert model.runtime_limit is None
     assert not any(f.name == "55-runtime-limit.conf" for f in fragments)
     role = "execute-node0"
-    start = parsed[role]["START"]
+    start = classad2.ExprTree(configs[role].get("DEFAULT_DRAINING_START_EXPR"))
     now = int(time.time())
-    slot = classad2.ClassAd({"SiteDraining": True, "SiteDrainDeadline": now + 7200})
+    slot = classad2.ClassAd({"Draining": True, "ExpectedMachineGracefulDrainingCompletion": now + 7200})
     slot["SiteOfferedOS"] = classad2.ExprTree('{"Void1", "Nix2"}')
+    for name in ("SiteDrainingStart", "SiteRebootDrained", "SiteRebootDue", "SiteRebootDueSince"):
+        slot[name] = parsed[role][name.upper()]
     assert start.eval(scope=slot, target=classad2.ClassAd({"AllowedExecuteDuration": 3600})) is True
     assert start.eval(scope=slot, target=classad2.ClassAd({"AllowedExecuteDuration": 3 * 3600})) is False
     assert start.eval(scope=slot, target=classad2.ClassAd({})) is False  # runtime unknown: no backfill
-    assert "(MY.SiteDrainStart + 86400)" in configs[role].get("SiteDrainDeadline")
+    # a graceful drain waits at most 24 h for a job that set no AllowedExecuteDuration
+    assert "86400), 0)" in configs[role].get("MAXJOBRETIREMENTTIME")
 
 
 def test_the_published_example_unchanged_renders_and_validates() -> None:

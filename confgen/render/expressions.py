@@ -3,14 +3,9 @@ where HTCondor needs one (`=?=`, `=!=`, `isUndefined`, `identicalMember` never g
 
 from __future__ import annotations
 
-from confgen.render import runtime
 from confgen.render.env import classad, classad_list
 from confgen.site.model import JobAttribute, NodeClass, Site
-from confgen.site.runtime import runtime_attribute
 from confgen.site.semantic import duration_seconds
-
-#: From the start of draining to the deadline, for a site with neither drain_hours nor a runtime attribute.
-DEFAULT_DRAIN_HOURS = 24
 
 #: Deepest ifThenElse nesting the ClassAd parser accepts from HTCondor 25.13 on (166 fails); older
 #: releases accept 999. A pool upgrades, so the smaller limit holds for every site.
@@ -77,52 +72,6 @@ def start_health(site: Site) -> str:
     if names.interactive is None:
         return f"({healthy})"
     return f"({healthy} && ((TARGET.InteractiveJob =!= True) || (MY.{names.interactive} =?= True)))"
-
-
-def start_drain(site: Site) -> str:
-    """While draining, only jobs whose AllowedExecuteDuration (HTCondor's own, enforced by the starter; the
-    submit transform sets it from the runtime attribute) ends before the deadline."""
-    if site.reboots is None:
-        return "True"
-    return "((MY.SiteDraining =!= True) || ((TARGET.AllowedExecuteDuration <= MY.SiteDrainDeadline - time()) =?= True))"
-
-
-def drain_seconds(site: Site) -> int:
-    """From the start of draining to the deadline: reboots.drain_hours, else the longest runtime the
-    runtime attribute allows (plus the starter's grace), else 24 hours."""
-    r = site.reboots
-    assert r is not None
-    if r["drain_hours"] is not None:
-        return int(r["drain_hours"]) * 3600
-    attr, limit = runtime_attribute(site), site.runtime_limit
-    if attr is not None and limit is not None and attr.max is not None:
-        return int(attr.max) * limit.seconds + runtime.GRACE_S
-    return DEFAULT_DRAIN_HOURS * 3600
-
-
-def drain_attributes(site: Site) -> dict[str, str]:
-    """Slot attributes (name -> expression) that decide when a node drains and until when it backfills."""
-    r = site.reboots
-    assert r is not None
-    due_by_check = "ifThenElse(isInteger(MY.RebootNeededSince), MY.RebootNeededSince, MY.SiteBootTime)"
-    if r["max_uptime_days"] is not None:
-        by_uptime = f"(MY.SiteBootTime + {int(r['max_uptime_days']) * 86400})"
-        due = f"ifThenElse(MY.RebootNeeded =?= True, {due_by_check}, {by_uptime})"
-    else:
-        due = f"ifThenElse(MY.RebootNeeded =?= True, {due_by_check}, undefined)"
-    return {
-        "SiteRebootDueSince": due,
-        "SiteDrainStart": "(MY.SiteRebootDueSince + MY.SiteRebootDelay)",
-        "SiteDraining": "((time() >= MY.SiteDrainStart) =?= True)",
-        "SiteDrainDeadline": f"(MY.SiteDrainStart + {drain_seconds(site)})",
-    }
-
-
-def reboot_delay(site: Site) -> str:
-    """Per-node delay before draining, spread over spread_days; drawn by the config parser."""
-    assert site.reboots is not None
-    spread = int(site.reboots["spread_days"]) * 86400
-    return f"$RANDOM_INTEGER(0, {spread}, 3600)" if spread else "0"
 
 
 def period(text: str) -> str:

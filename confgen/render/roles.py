@@ -10,6 +10,7 @@ from confgen.render import class_policy as cp
 from confgen.render import expressions as ex
 from confgen.render import extra, runtime
 from confgen.render import jupyterhub as hub
+from confgen.render import reboots as rb
 from confgen.render import user_images as ui
 from confgen.render.authorization import DISABLED_CONFIG, authorization
 from confgen.render.env import make_env
@@ -111,7 +112,8 @@ def _central_manager(site: Site) -> list[Fragment]:
     return _common(site, role) + [
         _render(site, role, "40-central-manager.conf", "Collector and negotiator" + (", highly available." if len(site.central_managers) > 1 else "."),
                 pool_name=site.name, ha=len(site.central_managers) > 1, port=site.port, shared_port=site.shared_port,
-                central_managers=site.central_managers),
+                central_managers=site.central_managers, defrags=rb.defrag_daemons(site), interval=rb.DEFRAG_INTERVAL_S,
+                per_hour=rb.drains_per_hour(), cancel=rb.Defrag.cancel(), draining_start=rb.draining_start()),
     ]
 
 
@@ -167,13 +169,14 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
                              script=site.health_script, period=ex.period(site.health_period), names=site.health_names))
     if site.reboots is not None:
         r = site.reboots
-        frags.append(_render(site, role, "70-reboots.conf", "Reboot draining with backfill.",
+        frags.append(_render(site, role, "70-reboots.conf", "Reboot draining: the node asks for a drain; backfill while draining.",
                              check=r["check"], period=ex.period(r["period"]), spread_days=r["spread_days"],
-                             drain_hours=ex.drain_seconds(site) / 3600, delay=ex.reboot_delay(site),
-                             drain=list(ex.drain_attributes(site).items())))
+                             drain_hours=rb.drain_seconds(site) / 3600, delay=rb.reboot_delay(site),
+                             attributes=list(rb.node_attributes(site).items()), retirement=rb.retirement(site),
+                             backfill=rb.backfill(), draining_start=rb.draining_start()))
     frags.append(_render(site, role, "80-start.conf", "START: which jobs this class runs.",
                          start_os=ui.start_os(site, cls), start_interactive=ex.start_interactive(cls),
-                         start_health=ex.start_health(site), start_drain=ex.start_drain(site),
+                         start_health=ex.start_health(site), start_drain=rb.start_drain(site),
                          start_gpu=cp.start_gpu(cls), start_class=cp.start_class(cls), start_switch=cp.start_switch(site)))
     return frags
 

@@ -18,6 +18,7 @@ from confgen.site.model import Bind, NodeClass, Site
 CONFGEN_PUBLISHED = (
     "SiteOfferedOS", "SiteNodeClass", "NodeIsHealthy", "HealthyForInteractiveUse", "RebootNeeded", "RebootNeededSince",
     "SiteBootTime", "SiteRebootDelay", "SiteRebootDueSince", "SiteDrainStart", "SiteDraining", "SiteDrainDeadline",
+    "SiteRebootDue", "SiteRebootDrained", "SiteDrainingStart",
 )
 #: Attributes HTCondor's startd puts in a slot ad (a site attribute of that name would replace or shadow them).
 HTCONDOR_SLOT = (

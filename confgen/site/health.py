@@ -11,7 +11,7 @@ from confgen.site.model import Site
 #: Slot attributes confgen's own fragments publish (render/expressions.py, templates/70-reboots).
 CONFGEN_SLOT_ATTRIBUTES = frozenset(
     a.lower() for a in ("SiteOfferedOS", "SiteNodeClass", "SiteRebootDelay", "SiteRebootDueSince", "SiteDrainStart",
-                        "SiteDraining", "SiteDrainDeadline", "SiteBootTime", "RebootNeeded", "RebootNeededSince", "RebootReason")
+                        "SiteDraining", "SiteDrainDeadline", "SiteRebootDue", "SiteRebootDrained", "SiteDrainingStart", "SiteBootTime", "RebootNeeded", "RebootNeededSince", "RebootReason")
 )
 #: Slot attributes HTCondor itself defines, which a cron job's output would overwrite.
 HTCONDOR_SLOT_ATTRIBUTES = frozenset(

@@ -81,6 +81,8 @@ class NodeClass:
     binds: tuple[Bind, ...] = ()
     start: str | None = None
     attributes: tuple[tuple[str, str | int | bool], ...] = ()
+    #: How many machines the class has (optional; a share in reboots.max_draining needs it).
+    nodes: int | None = None
 
     @property
     def runs_interactive(self) -> bool:
@@ -308,7 +310,7 @@ def _reboots(r: dict[str, Any] | None) -> dict[str, Any] | None:
 def _node_class(name: str, v: dict[str, Any], images: dict[str, str]) -> NodeClass:
     return NodeClass(name, v.get("interactive", "allowed"), v.get("gpus", False), tuple(sorted(v.get("images", list(images)))),
                      v.get("cpus"), v.get("memory_gb"), v.get("only_gpu_jobs", False), tuple(_bind(b) for b in v.get("binds", [])),
-                     v.get("start"), tuple(sorted(v.get("attributes", {}).items())))
+                     v.get("start"), tuple(sorted(v.get("attributes", {}).items())), v.get("nodes"))
 
 
 def _jupyterhub(v: dict[str, Any] | None) -> JupyterHub | None:

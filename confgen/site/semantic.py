@@ -16,6 +16,7 @@ from confgen.site.health import health_problems
 from confgen.site.load import PathKey
 from confgen.site.model import Bind, Site
 from confgen.site.pool_hosts import pool_hosts_problems
+from confgen.site.reboots import reboot_problems
 from confgen.site.runtime import runtime_attribute, runtime_problems
 
 OS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -53,6 +54,7 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     yield from _job_attributes(site)
     yield from _schedules(site)
     yield from runtime_problems(site)
+    yield from reboot_problems(site)
     yield from health_problems(site)
     yield from _checks(site)
     yield from _jupyterhub(site)

@@ -152,6 +152,10 @@ class Pool:
         #: (address, name) of the execute instance when it stands for a host of its own (another
         #: loopback address with its own name); None: 127.0.0.1 like the others.
         self.execute_host: tuple[str, str] | None = None
+        #: Test-only overrides a test adds, per kind (central-manager, submit, execute), after PER_ROLE.
+        self.overrides: dict[str, str] = {}
+        #: Named execute instances (start_execute(role, name=...)): name -> shared port.
+        self.named: dict[str, int] = {}
 
     # --- set-up ---------------------------------------------------------------------------------
     def write_hosts(self) -> None:
@@ -186,12 +190,13 @@ class Pool:
                 else:
                     r.host(source).mkdir(parents=True)
 
-    def configure(self, inst: str, role: str) -> dict[str, str]:
+    def configure(self, inst: str, role: str, extra: str = "") -> dict[str, str]:
         r = self.root
         kind = "execute" if role.startswith("execute-") else role
         r.install_dir(f"{BASE}/{inst}/config.d", role_files(self.fragments, role))
         own_host = f"NETWORK_INTERFACE = {self.execute_host[0]}\n" if kind == "execute" and self.execute_host else ""
-        r.install_dir(f"{BASE}/{inst}/test.d", {"99-confgen-test.conf": COMMON.format(inst=inst) + PER_ROLE[kind] + own_host})
+        text = COMMON.format(inst=inst) + PER_ROLE[kind] + own_host + self.rendered_daemons(role) + self.overrides.get(kind, "") + extra
+        r.install_dir(f"{BASE}/{inst}/test.d", {"99-confgen-test.conf": text})
         r.write(f"{BASE}/{inst}/condor_config", ROOT_CONFIG.format(base=BASE, inst=inst))
         local = r.host(f"{BASE}/{inst}/local")
         if local.exists():
@@ -202,9 +207,14 @@ class Pool:
         r.run("chmod", "755", f"{BASE}/{inst}/local/execute")
         return {"CONDOR_CONFIG": f"{BASE}/{inst}/condor_config"}
 
-    def start(self, inst: str, role: str) -> None:
-        env = self.configure(inst, role)
+    def start(self, inst: str, role: str, extra: str = "") -> None:
+        env = self.configure(inst, role, extra)
         self.root.run("condor_master", env=env)
+
+    def rendered_daemons(self, role: str) -> str:
+        """The condor_defrag daemons the role renders (reboot draining), kept in the test's DAEMON_LIST."""
+        names = [m.group(1) for f in self.fragments if f.role == role for m in re.finditer(r"^(DEFRAG_\w+)_ARGS = -local-name", f.text, re.M)]
+        return f"DAEMON_LIST = $(DAEMON_LIST), {', '.join(names)}\n" if names else ""
 
     def start_central_and_submit(self) -> None:
         self.install()
@@ -213,7 +223,12 @@ class Pool:
         wait_for("the collector", lambda: self.status("-collector", "-af", "Name"), timeout=60)
         wait_for("the schedd in the collector", lambda: self.status("-schedd", "-af", "Name"), timeout=60)
 
-    def start_execute(self, role: str) -> None:
+    def start_execute(self, role: str, name: str | None = None, extra: str = "") -> None:
+        """The execute instance of `role`; with a name, one more startd of its own (STARTD_NAME = name, its
+        own shared port and local directory) beside the others, standing for another node of the class."""
+        if name is not None:
+            self.start_named_execute(role, name, extra)
+            return
         self.stop_execute()
         self.execute_role = role
         self.start("exec", role)
@@ -235,6 +250,36 @@ class Pool:
         self.root.run("condor_advertise", "INVALIDATE_STARTD_ADS", "/dev/stdin", env=self.env("cm"), input='MyType = "Query"\nTargetType = "Machine"\nRequirements = true\n', check=False)
         wait_for("the old slot to leave the collector", lambda: not self.status("-af", "SiteNodeClass"), timeout=30)
         self.execute_role = None
+
+    def start_named_execute(self, role: str, name: str, extra: str = "") -> None:
+        assert re.fullmatch(r"[a-z][a-z0-9]*", name) and name not in ("cm", "submit", "exec"), name
+        port = self.named.setdefault(name, 9640 + len(self.named))
+        self.start(name, role, f"SHARED_PORT_PORT = {port}\nSTARTD_NAME = {name}\n{extra}")
+        wait_for(f"a slot of {role} named {name}", lambda: self.status("-const", f'regexp("@{name}@", Name)', "-af", "SiteNodeClass"), timeout=90)
+
+    def instance_pids(self, inst: str) -> list[int]:
+        pids = []
+        for pid in self.root.processes():
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+            if f"{BASE}/{inst}/condor_config".encode() in environ:
+                pids.append(pid)
+        return pids
+
+    def stop_named_execute(self, name: str, timeout: float = 60) -> None:
+        """Shut the named instance down as a reboot does: SIGTERM to its master (a graceful shutdown, the
+        startd withdraws its ads), then whatever is left is killed."""
+        for pid in self.instance_pids(name):
+            with contextlib.suppress(ProcessLookupError, OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "condor_master":
+                    os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(AssertionError):
+            wait_for(f"instance {name} to stop", lambda: not self.instance_pids(name), timeout=timeout)
+        for pid in self.instance_pids(name):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     # --- tools ----------------------------------------------------------------------------------
     def env(self, inst: str) -> dict[str, str]:
