@@ -21,7 +21,7 @@ CLAUSE_MEANING = {
     "OS": "the OS the job names is offered on this class",
     "INTERACTIVE": "the interactive partition (interactive: only / never / allowed)",
     "HEALTH": "the node health script reports the node healthy",
-    "DRAIN": "not draining for a reboot, or the job ends before the drain deadline",
+    "DRAIN": "the node is not drained and waiting for its reboot (while draining, condor_defrag's SiteDrainingStart decides)",
     "GPU": "GPU jobs only (only_gpu_jobs)",
     "CLASS": "the class's own start clause (node_classes.<class>.start)",
     "SWITCH": "the admin switch (admin_switch) is not off",
