@@ -60,10 +60,16 @@ def assignments(text: str) -> Iterable[tuple[str, int]]:
                 block_end = "@" + line.split("@=", 1)[1].strip()
 
 
-def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout: float = ROLE_TIMEOUT) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
-    """Load each role directory HTCondor reads under a minimal root config; report syntax errors and cycles."""
+def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout: float = ROLE_TIMEOUT,
+               subsystems: dict[str, tuple[str, ...]] | None = None) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
+    """Load each role directory HTCondor reads under a minimal root config; report syntax errors and cycles.
+
+    With `subsystems` (role -> daemon subsystems), only those roles are loaded, once as each daemon reads
+    them (its `SUBSYS.`-prefixed knobs applied); the result is keyed `<role>@<SUBSYS>`."""
     by_role: dict[str, list[Fragment]] = {}
     for frag in htcondor_roles(fragments):
+        if subsystems is not None and frag.role not in subsystems:
+            continue
         by_role.setdefault(frag.role, []).append(frag)
     problems: list[Diagnostic] = []
     sizes = {role: sum(len(f.text.encode()) for f in frags) for role, frags in by_role.items()}
@@ -74,14 +80,15 @@ def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout:
                                        f"{MAX_ROLE_BYTES:,}: render fewer OS images or binds into it", "htcondor"))
             del by_role[role]
     with tempfile.TemporaryDirectory(prefix="confgen-check-") as tmp:
-        jobs, origins = _stage(Path(tmp), by_role)
+        jobs, origins = _stage(Path(tmp), by_role, subsystems)
         results, run_problems = _run(jobs, timeout, Path(tmp), outdir_label, sizes)
         problems += run_problems
     configs = {role: RoleConfig(role, knobs, origins[role]) for role, knobs in results.items()}
     return configs, problems
 
 
-def _stage(tmp: Path, by_role: dict[str, list[Fragment]]) -> tuple[list[dict[str, object]], dict[str, dict[str, tuple[str, int]]]]:
+def _stage(tmp: Path, by_role: dict[str, list[Fragment]],
+           subsystems: dict[str, tuple[str, ...]] | None = None) -> tuple[list[dict[str, object]], dict[str, dict[str, tuple[str, int]]]]:
     jobs: list[dict[str, object]] = []
     origins: dict[str, dict[str, tuple[str, int]]] = {}
     for role in sorted(by_role):
@@ -102,8 +109,12 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]]) -> tuple[list[dict[str
         (probe_dir / "probe").write_text("".join(f"{p} = $({k})\n" for k, p in probes.items()), encoding="utf-8")
         root = tmp / f"root-{role}"
         root.write_text(f"LOCAL_CONFIG_DIR = {role_dir}, {probe_dir}\n", encoding="utf-8")
-        jobs.append({"role": role, "root": str(root), "probes": probes})
-        origins[role] = origin
+        if subsystems is None:
+            jobs.append({"role": role, "root": str(root), "probes": probes})
+            origins[role] = origin
+        for subsys in (subsystems or {}).get(role, ()):
+            jobs.append({"role": f"{role}@{subsys}", "root": str(root), "probes": probes, "subsystem": subsys})
+            origins[f"{role}@{subsys}"] = origin
     return jobs, origins
 
 
