@@ -65,6 +65,12 @@ def _narrowed() -> dict[str, Any]:
     for section in ("health", "reboots"):
         props[section]["properties"]["script" if section == "health" else "check"] = {"type": "string", "pattern": "^/usr/local/sbin/[a-z-]{1,12}$"}
         props[section]["properties"]["period"] = {"type": "string", "pattern": "^[1-9][0-9]{0,2}[smh]$"}
+    # host kinds: at most one, a central manager that is also an access point (random members are
+    # refused by the semantic checks, which the first generator exercises)
+    props["hosts"]["propertyNames"] = {"pattern": "^[a-z]{1,8}-kind$"}
+    props["hosts"]["additionalProperties"] = {"type": "array", "items": {"enum": ["central-manager", "submit"]},
+                                              "minItems": 2, "maxItems": 2, "uniqueItems": True}
+    props["hosts"]["maxProperties"] = 1
     return schema
 
 

@@ -47,7 +47,18 @@ def render_site(site: Site) -> list[Fragment]:
         out += [Fragment(hub.ROLE, hub.OPTIONS_FILE, hub.options_text(site)),
                 Fragment(hub.ROLE, hub.SNIPPET_FILE, hub.snippet_text(site, SOURCE))]
     out += [Fragment(role, name, _tidy(text)) for role, name, text in extra.files(site, SOURCE)]
+    out += _host_kinds(site, out)
     return sorted(out)
+
+
+def _host_kinds(site: Site, out: list[Fragment]) -> list[Fragment]:
+    """output/<kind>/ of every host kind (confgen/render/hosts.py), from the members' own files."""
+    from confgen.render import hosts  # here: that module builds on this one
+
+    members: dict[str, dict[str, str]] = {}
+    for frag in out:
+        members.setdefault(frag.role, {})[frag.name] = frag.text
+    return [Fragment(kind.name, name, _tidy(text)) for kind in site.hosts for name, text in hosts.fragments(site, kind, members, SOURCE)]
 
 
 def htcondor_roles(fragments: list[Fragment]) -> list[Fragment]:

@@ -8,6 +8,8 @@ from typing import Any
 from confgen.diagnostics import Diagnostic
 from confgen.site.extra_config import ExtraKnob
 from confgen.site.extra_config import build as build_extra_config
+from confgen.site.hosts import HostKind
+from confgen.site.hosts import build as build_hosts
 from confgen.site.load import Document, PathKey
 
 Scalar = str | int | float | bool
@@ -185,6 +187,8 @@ class Site:
     switch_attribute: str = "SiteStartJobs"
     #: PERSISTENT_CONFIG_DIR of the startd, where the switch's setting is kept (admin_switch.persistent_dir).
     switch_dir: str = "/etc/condor/persistent"
+    #: hosts: host kinds that combine several roles (confgen/site/hosts.py)
+    hosts: tuple[HostKind, ...] = ()
 
     def roles(self) -> list[str]:
         hub = ["jupyterhub"] if self.jupyterhub is not None else []
@@ -259,6 +263,7 @@ def build_site(doc: Document) -> Site:
         user_images=_user_images(cont.get("user_images")),
         switch_attribute=d.get("admin_switch", {}).get("attribute", "SiteStartJobs"),
         switch_dir=d.get("admin_switch", {}).get("persistent_dir", "/etc/condor/persistent").rstrip("/") or "/",
+        hosts=build_hosts(d.get("hosts")),
     )
 
 

@@ -13,6 +13,7 @@ from confgen.hub import options as hub_options
 from confgen.site import extra_config
 from confgen.site.class_policy import class_policy_problems
 from confgen.site.health import health_problems
+from confgen.site.hosts import problems as host_kind_problems
 from confgen.site.load import PathKey
 from confgen.site.model import Bind, Site
 from confgen.site.pool_hosts import pool_hosts_problems
@@ -62,6 +63,7 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     from confgen.site.user_images import user_images_problems  # here: that module builds on this one
     yield from user_images_problems(site)
     yield from class_policy_problems(site)
+    yield from host_kind_problems(site)
 
 
 def path_problem(value: str, *, colon: bool = False) -> str | None:

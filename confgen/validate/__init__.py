@@ -11,6 +11,7 @@ from confgen.render.jupyterhub import OPTIONS_FILE, ROLE
 from confgen.site.advice import site_warnings
 from confgen.site.model import Site
 from confgen.validate import extra
+from confgen.validate import hosts as host_kinds
 from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
 from confgen.validate.kerberos import kerberos_notes
@@ -63,6 +64,8 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
     execute = {r: ExecuteRole(configs[r], parsed[r]) for r in configs if r.startswith("execute-")}
     submit = SubmitRole(configs["submit"], parsed["submit"]) if "submit" in configs else None
     evaluated = 0
+    if not any(p.severity == "error" for p in problems):
+        problems += host_kinds.problems(site, fragments, label)
     if not any(p.severity == "error" for p in problems):
         tally = run_checks(site, execute, submit, hub_options)
         run_runtime_checks(tally, execute, submit)

@@ -2,7 +2,7 @@
 
 Run as `python -m confgen.validate._child` with a JSON job list on stdin. A syntax error makes
 HTCondor call exit(1) inside this process and a macro cycle hangs it: the parent watches for both.
-Output, one line each: `ROLE <name>` before a role is loaded, `LOADED` once the parser has read
+A job with a "subsystem" reads the role as that daemon does. Output, one line each: `ROLE <name>` before a role is loaded, `LOADED` once the parser has read
 it, `PROBE <knob>` before each knob's final text is expanded, then `KNOBS <json>`. The parent gives
 each step its own time and, from the last line it read, tells a role too large to read in time
 from a knob whose expansion does not end (a macro cycle).
@@ -27,6 +27,8 @@ def main() -> None:
     for job in jobs:
         print("ROLE", job["role"], flush=True)
         os.environ["CONDOR_CONFIG"] = job["root"]
+        # A job may read the role as one daemon does (`SCHEDD.`-prefixed knobs apply); TOOL is the default.
+        htcondor2.set_subsystem(job.get("subsystem", "TOOL"))
         htcondor2.reload_config()
         print("LOADED", flush=True)
         values = {}

@@ -22,7 +22,7 @@ def lint_switch(site: Site, role: str, config: RoleConfig) -> list[str]:
 
 
 def _problems(site: Site, role: str, config: RoleConfig) -> Iterator[str]:
-    execute = role.startswith("execute-")
+    execute = role.startswith("execute-") or any(r.startswith("execute-") for k in site.hosts if k.name == role for r in k.roles)
     persistent = False
     for name in sorted(config.knobs):
         base, value = name.rsplit(".", 1)[-1], config.knobs[name]

@@ -63,10 +63,13 @@ def assignments(text: str) -> Iterable[tuple[str, int]]:
 
 
 def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout: float = ROLE_TIMEOUT,
-               also_read: Iterable[str] = ()) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
+               also_read: Iterable[str] = (), subsystems: dict[str, tuple[str, ...]] | None = None) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
     """Load each role directory HTCondor reads under a minimal root config; report syntax errors and cycles.
-    Every knob the fragments assign is read back, and the knobs named in `also_read` too."""
-    return _load(fragments, outdir_label, timeout, {k.upper() for k in also_read}, list_all=False)
+    Every knob the fragments assign is read back, and the knobs named in `also_read` too.
+
+    With `subsystems` (role -> daemon subsystems), only those roles are loaded, once as each daemon reads
+    them (its `SUBSYS.`-prefixed knobs applied); the result is keyed `<role>@<SUBSYS>`."""
+    return _load(fragments, outdir_label, timeout, {k.upper() for k in also_read}, list_all=False, subsystems=subsystems)
 
 
 def knob_names(fragments: list[Fragment], label: str, timeout: float = ROLE_TIMEOUT) -> dict[str, set[str]]:
@@ -79,9 +82,12 @@ def knob_names(fragments: list[Fragment], label: str, timeout: float = ROLE_TIME
             for role, c in configs.items()}
 
 
-def _load(fragments: list[Fragment], outdir_label: str, timeout: float, also_read: set[str], list_all: bool) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
+def _load(fragments: list[Fragment], outdir_label: str, timeout: float, also_read: set[str], list_all: bool,
+          subsystems: dict[str, tuple[str, ...]] | None = None) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
     by_role: dict[str, list[Fragment]] = {}
     for frag in htcondor_roles(fragments):
+        if subsystems is not None and frag.role not in subsystems:
+            continue
         by_role.setdefault(frag.role, []).append(frag)
     problems: list[Diagnostic] = []
     sizes = {role: sum(len(f.text.encode()) for f in frags) for role, frags in by_role.items()}
@@ -92,7 +98,7 @@ def _load(fragments: list[Fragment], outdir_label: str, timeout: float, also_rea
                                        f"{MAX_ROLE_BYTES:,}: render fewer OS images or binds into it", "htcondor"))
             del by_role[role]
     with tempfile.TemporaryDirectory(prefix="confgen-check-") as tmp:
-        jobs, origins = _stage(Path(tmp), by_role, also_read)
+        jobs, origins = _stage(Path(tmp), by_role, also_read, subsystems)
         for job in jobs:
             job["list_all"] = list_all
         results, run_problems = _run(jobs, timeout, Path(tmp), outdir_label, sizes)
@@ -101,7 +107,8 @@ def _load(fragments: list[Fragment], outdir_label: str, timeout: float, also_rea
     return configs, problems
 
 
-def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str]) -> tuple[list[dict[str, object]], dict[str, dict[str, tuple[str, int]]]]:
+def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str],
+           subsystems: dict[str, tuple[str, ...]] | None = None) -> tuple[list[dict[str, object]], dict[str, dict[str, tuple[str, int]]]]:
     jobs: list[dict[str, object]] = []
     origins: dict[str, dict[str, tuple[str, int]]] = {}
     for role in sorted(by_role):
@@ -122,8 +129,12 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str]) -
         (probe_dir / "probe").write_text("".join(f"{p} = $({k})\n" for k, p in probes.items()), encoding="utf-8")
         root = tmp / f"root-{role}"
         root.write_text(f"LOCAL_CONFIG_DIR = {role_dir}, {probe_dir}\n", encoding="utf-8")
-        jobs.append({"role": role, "root": str(root), "probes": probes})
-        origins[role] = origin
+        if subsystems is None:
+            jobs.append({"role": role, "root": str(root), "probes": probes})
+            origins[role] = origin
+        for subsys in (subsystems or {}).get(role, ()):
+            jobs.append({"role": f"{role}@{subsys}", "root": str(root), "probes": probes, "subsystem": subsys})
+            origins[f"{role}@{subsys}"] = origin
     return jobs, origins
 
 

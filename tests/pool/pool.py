@@ -156,6 +156,10 @@ class Pool:
         self.overrides: dict[str, str] = {}
         #: Named execute instances (start_execute(role, name=...)): name -> shared port.
         self.named: dict[str, int] = {}
+        #: The instances the tools talk to: the collector's and the schedd's (one instance for a host
+        #: kind that takes both roles, `start_kind`).
+        self.cm_inst = "cm"
+        self.submit_inst = "submit"
 
     # --- set-up ---------------------------------------------------------------------------------
     def write_hosts(self) -> None:
@@ -190,12 +194,15 @@ class Pool:
                 else:
                     r.host(source).mkdir(parents=True)
 
-    def configure(self, inst: str, role: str, extra: str = "") -> dict[str, str]:
+    def configure(self, inst: str, role: str, extra: str = "", overrides: str | None = None) -> dict[str, str]:
+        """The instance `inst` reading output/<role>/ (a role or a host kind), then the test overrides:
+        COMMON, `overrides` (default: PER_ROLE of the role), the rendered defrag daemons, `extra`."""
         r = self.root
         kind = "execute" if role.startswith("execute-") else role
         r.install_dir(f"{BASE}/{inst}/config.d", role_files(self.fragments, role))
         own_host = f"NETWORK_INTERFACE = {self.execute_host[0]}\n" if kind == "execute" and self.execute_host else ""
-        text = COMMON.format(inst=inst) + PER_ROLE[kind] + own_host + self.rendered_daemons(role) + self.overrides.get(kind, "") + extra
+        per_role = PER_ROLE[kind] if overrides is None else overrides
+        text = COMMON.format(inst=inst) + per_role + own_host + self.rendered_daemons(role) + self.overrides.get(kind, "") + extra
         r.install_dir(f"{BASE}/{inst}/test.d", {"99-confgen-test.conf": text})
         r.write(f"{BASE}/{inst}/condor_config", ROOT_CONFIG.format(base=BASE, inst=inst))
         local = r.host(f"{BASE}/{inst}/local")
@@ -207,14 +214,24 @@ class Pool:
         r.run("chmod", "755", f"{BASE}/{inst}/local/execute")
         return {"CONDOR_CONFIG": f"{BASE}/{inst}/condor_config"}
 
-    def start(self, inst: str, role: str, extra: str = "") -> None:
-        env = self.configure(inst, role, extra)
+    def start(self, inst: str, role: str, extra: str = "", overrides: str | None = None) -> None:
+        env = self.configure(inst, role, extra, overrides)
         self.root.run("condor_master", env=env)
 
     def rendered_daemons(self, role: str) -> str:
         """The condor_defrag daemons the role renders (reboot draining), kept in the test's DAEMON_LIST."""
         names = [m.group(1) for f in self.fragments if f.role == role for m in re.finditer(r"^(DEFRAG_\w+)_ARGS = -local-name", f.text, re.M)]
         return f"DAEMON_LIST = $(DAEMON_LIST), {', '.join(names)}\n" if names else ""
+
+    def start_kind(self, inst: str, kind: str, members: Iterable[str]) -> None:
+        """ONE instance (one master) reading output/<kind>/ of a host kind that takes the central manager
+        and submit roles (and the tools' collector and schedd from now on): the members' PER_ROLE
+        overrides, the collector's shared port, and the rendered DAEMON_LIST without HAD/REPLICATION."""
+        self.install()
+        self.start(inst, kind, overrides=kind_overrides(members, _maybe(role_files_list(self.fragments, kind), "DAEMON_LIST") or ""))
+        self.cm_inst = self.submit_inst = inst
+        wait_for("the collector", lambda: self.status("-collector", "-af", "Name"), timeout=60)
+        wait_for("the schedd in the collector", lambda: self.status("-schedd", "-af", "Name"), timeout=60)
 
     def start_central_and_submit(self) -> None:
         self.install()
@@ -247,7 +264,7 @@ class Pool:
                     os.kill(pid, signal.SIGKILL)
         self.remove_all_jobs()
         # A killed startd cannot withdraw its ad: withdraw it for it, so the next class starts alone.
-        self.root.run("condor_advertise", "INVALIDATE_STARTD_ADS", "/dev/stdin", env=self.env("cm"), input='MyType = "Query"\nTargetType = "Machine"\nRequirements = true\n', check=False)
+        self.root.run("condor_advertise", "INVALIDATE_STARTD_ADS", "/dev/stdin", env=self.env(self.cm_inst), input='MyType = "Query"\nTargetType = "Machine"\nRequirements = true\n', check=False)
         wait_for("the old slot to leave the collector", lambda: not self.status("-af", "SiteNodeClass"), timeout=30)
         self.execute_role = None
 
@@ -286,24 +303,24 @@ class Pool:
         return {"CONDOR_CONFIG": f"{BASE}/{inst}/condor_config"}
 
     def status(self, *args: str) -> str:
-        return self.root.run("condor_status", *args, env=self.env("cm"), check=False).stdout.strip()
+        return self.root.run("condor_status", *args, env=self.env(self.cm_inst), check=False).stdout.strip()
 
     def submit(self, description: str, user: str = SUBMITTER, *extra: str):  # type: ignore[no-untyped-def]
         self.root.write(f"/home/{user}/job.sub", description)
-        return self.root.run("condor_submit", *extra, f"/home/{user}/job.sub", env=self.env("submit"), user=user, check=False)
+        return self.root.run("condor_submit", *extra, f"/home/{user}/job.sub", env=self.env(self.submit_inst), user=user, check=False)
 
     def q(self, *args: str) -> str:
-        return self.root.run("condor_q", "-allusers", *args, env=self.env("submit"), check=False).stdout
+        return self.root.run("condor_q", "-allusers", *args, env=self.env(self.submit_inst), check=False).stdout
 
     def job_status(self, cluster: int) -> str:
-        out = self.root.run("condor_q", "-allusers", f"{cluster}", "-af", "JobStatus", env=self.env("submit"), check=False).stdout.strip()
+        out = self.root.run("condor_q", "-allusers", f"{cluster}", "-af", "JobStatus", env=self.env(self.submit_inst), check=False).stdout.strip()
         if out:
             return {"1": "idle", "2": "running", "5": "held"}.get(out, out)
-        hist = self.root.run("condor_history", f"{cluster}", "-af", "JobStatus", "-limit", "1", env=self.env("submit"), check=False).stdout.strip()
+        hist = self.root.run("condor_history", f"{cluster}", "-af", "JobStatus", "-limit", "1", env=self.env(self.submit_inst), check=False).stdout.strip()
         return {"4": "completed", "3": "removed"}.get(hist, hist or "unknown")
 
     def remove_all_jobs(self) -> None:
-        self.root.run("condor_rm", "-all", env=self.env("submit"), user=SUBMITTER, check=False)
+        self.root.run("condor_rm", "-all", env=self.env(self.submit_inst), user=SUBMITTER, check=False)
 
     def images(self) -> dict[str, str]:
         """OS name -> image path, as the execute roles set them (`<OS>_DEFAULT_IMAGE = path`)."""
@@ -320,6 +337,27 @@ class Pool:
 
     def slot_attr(self, attr: str) -> str:
         return self.status("-af", attr)
+
+
+def role_files_list(fragments: list[Fragment], role: str) -> list[Fragment]:
+    return [f for f in fragments if f.role == role]
+
+
+def kind_overrides(members: Iterable[str], daemon_list: str) -> str:
+    """Test overrides of one instance of a host kind: the PER_ROLE lines of its members (the central
+    manager's win: its shared port is the collector's address), and DAEMON_LIST as rendered but without
+    HAD and REPLICATION (one host: no high availability, as PER_ROLE's central manager)."""
+    knobs: dict[str, str] = {}
+    members = list(members)
+    ordered = sorted(members, key=lambda m: m == "central-manager")  # the central manager's lines last: they win
+    for member in ordered:
+        for line in PER_ROLE["execute" if member.startswith("execute-") else member].splitlines():
+            name, _, value = line.partition("=")
+            knobs[name.strip()] = value.strip()
+    if "central-manager" in members:
+        knobs.pop("SHARED_PORT_PORT", None)
+    knobs["DAEMON_LIST"] = ", ".join(d for d in re.split(r"[,\s]+", daemon_list) if d and d not in ("HAD", "REPLICATION"))
+    return "".join(f"{k} = {v}".rstrip() + "\n" for k, v in knobs.items())
 
 
 def _maybe(fragments: list[Fragment], name: str) -> str | None:
