@@ -18,6 +18,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 CLONE_NEWUTS = 0x04000000
@@ -193,7 +194,9 @@ class Bridge:
         assert machine.net and machine.init is not None
         k = len(self.members) + 2
         address = f"{self.prefix}.{k}"
-        outside = f"{self.name[:8]}-{k}"
+        outside = f"cg{zlib.crc32(self.name.encode()) % 10000:04d}-{k}"  # unique per bridge, within IFNAMSIZ
+        with contextlib.suppress(RuntimeError):  # left by a machine of an earlier test whose namespace is not gone yet
+            self._ip("link", "del", outside)
         self._ip("link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", str(machine.init))
         self._ip("link", "set", outside, "master", self.name, "up")
         self._ip("addr", "add", f"{address}/24", "dev", "eth0", inside=machine)
