@@ -125,8 +125,12 @@ def root():  # type: ignore[no-untyped-def]
     machine of its own for tests/pool and tests/hub. Ending the machine ends every process in it."""
     if _NO_MACHINES is not None:
         pytest.fail(f"the pool tests need root: {_NO_MACHINES}", pytrace=False)
+    from tests.namespaces import stop_all
     from tests.pool.chroot import Root, build_root, running
 
     built = Root(build_root())
-    with running(built):
-        yield built
+    try:
+        with running(built):
+            yield built
+    finally:
+        stop_all()  # also the machines of a test whose fixture failed before it could stop them

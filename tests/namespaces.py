@@ -122,6 +122,7 @@ class Machine:
                 raise RuntimeError(f"the namespaces of {self.hostname} did not come up (exit {self._unshare.returncode}): {err.read()[-2000:]}")
         children = Path(f"/proc/{self._unshare.pid}/task/{self._unshare.pid}/children").read_text().split()
         self.init = int(children[0])
+        _RUNNING.add(self)
         self._pidns = os.readlink(f"/proc/{self.init}/ns/pid")
 
     def stop(self) -> None:
@@ -139,6 +140,7 @@ class Machine:
             time.sleep(0.05)
         self._unshare = None
         self.init = None
+        _RUNNING.discard(self)
 
     def enter(self, *, network: bool = True) -> list[str]:
         """The argv prefix that runs a command in this machine (as root, in its root directory)."""
@@ -158,6 +160,16 @@ class Machine:
                 except OSError:
                     pass
         return found
+
+
+#: Machines started and not yet stopped: a test whose fixture failed half-way may leave some.
+_RUNNING: set[Machine] = set()
+
+
+def stop_all() -> None:
+    """End every machine still running (the session's end)."""
+    for machine in list(_RUNNING):
+        machine.stop()
 
 
 def _die_with_parent() -> None:
