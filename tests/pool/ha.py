@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from confgen.render import Fragment
 from confgen.site.model import Site
 from tests.namespaces import Bridge, Machine
 from tests.pool.chroot import HOSTNAME, SUBMITTER, Root
-from tests.pool.pool import ROOT_CONFIG, Pool, role_files
+from tests.pool.pool import ROOT_CONFIG, Pool, fresh_local_dir, role_files
 
 BASE = "/var/lib/confgen-test/ha"
 
@@ -155,13 +154,7 @@ class HAPool:
         r.install_dir(f"{BASE}/{inst}/config.d", role_files(self.fragments, host.role))
         r.install_dir(f"{BASE}/{inst}/test.d", {"99-confgen-test.conf": OVERRIDES + PER_ROLE[kind]})
         r.write(f"{BASE}/{inst}/condor_config", ROOT_CONFIG.format(base=BASE, inst=inst))
-        local = r.host(f"{BASE}/{inst}/local")
-        if local.exists():
-            shutil.rmtree(local)
-        for sub in ("run", "log", "lock", "spool", "execute"):
-            (local / sub).mkdir(parents=True)
-        r.run("chown", "-R", "condor:condor", f"{BASE}/{inst}/local")
-        r.run("chmod", "755", f"{BASE}/{inst}/local/execute")
+        fresh_local_dir(r, f"{BASE}/{inst}/local")
 
     # --- tools ----------------------------------------------------------------------------------
     def run(self, host: Host, *argv: str, user: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -205,13 +205,7 @@ class Pool:
         text = COMMON.format(inst=inst) + per_role + own_host + self.rendered_daemons(role) + self.overrides.get(kind, "") + extra
         r.install_dir(f"{BASE}/{inst}/test.d", {"99-confgen-test.conf": text})
         r.write(f"{BASE}/{inst}/condor_config", ROOT_CONFIG.format(base=BASE, inst=inst))
-        local = r.host(f"{BASE}/{inst}/local")
-        if local.exists():
-            shutil.rmtree(local)
-        for sub in ("run", "log", "lock", "spool", "execute"):
-            (local / sub).mkdir(parents=True)
-        r.run("chown", "-R", "condor:condor", f"{BASE}/{inst}/local")
-        r.run("chmod", "755", f"{BASE}/{inst}/local/execute")
+        fresh_local_dir(r, f"{BASE}/{inst}/local")
         return {"CONDOR_CONFIG": f"{BASE}/{inst}/condor_config"}
 
     def start(self, inst: str, role: str, extra: str = "", overrides: str | None = None) -> None:
@@ -358,6 +352,17 @@ def kind_overrides(members: Iterable[str], daemon_list: str) -> str:
         knobs.pop("SHARED_PORT_PORT", None)
     knobs["DAEMON_LIST"] = ", ".join(d for d in re.split(r"[,\s]+", daemon_list) if d and d not in ("HAD", "REPLICATION"))
     return "".join(f"{k} = {v}".rstrip() + "\n" for k, v in knobs.items())
+
+
+def fresh_local_dir(root: Root, local: str) -> None:
+    """An instance's LOCAL_DIR, empty, with its run, log, lock, spool and execute directories, owned by condor."""
+    path = root.host(local)
+    if path.exists():
+        shutil.rmtree(path)
+    for sub in ("run", "log", "lock", "spool", "execute"):
+        (path / sub).mkdir(parents=True)
+    root.run("chown", "-R", "condor:condor", local)
+    root.run("chmod", "755", f"{local}/execute")
 
 
 def _maybe(fragments: list[Fragment], name: str) -> str | None:
