@@ -102,6 +102,34 @@ def test_defrag_selects_only_due_nodes_of_its_own_class_and_counts_draining_and_
         assert role.eval("START", drained, classad2.ClassAd({"Walltime": 1, "InteractiveJob": name == "tiny"})) is False
 
 
+@pytest.mark.parametrize("down_hours", [None, 3])
+def test_a_node_gone_for_its_reboot_stays_absent_and_counts_against_its_class_only(down_hours: int | None) -> None:
+    site = site_with(max_draining={"default": 1, "tiny": 1})
+    if down_hours is not None:
+        site["reboots"]["down_hours"] = down_hours
+    _, _, configs, parsed = loaded(site)
+    cm, knobs, no_job = configs["central-manager"], defrag_knobs(configs), classad2.ClassAd()
+    # the collector expires (instead of dropping) the ads a shutting-down node invalidates, and keeps them on disk
+    assert cm.get("EXPIRE_INVALIDATED_ADS").lower() == "true" and cm.get("COLLECTOR_PERSISTENT_AD_LOG")
+    assert int(cm.get("ABSENT_EXPIRE_ADS_AFTER")) == (down_hours or 24) * 3600
+    keep = classad2.ExprTree(cm.get("ABSENT_REQUIREMENTS"))
+    for name in CLASSES:
+        role = ExecuteRole(configs[f"execute-{name}"], parsed[f"execute-{name}"])
+        draining, due = slot_states(role, Draining=True), slot_states(role)
+        drained = slot_states(role, LastDrainStopTime=int(time.time()) - 5)
+        assert keep.eval(scope=draining, target=no_job) is True and keep.eval(scope=drained, target=no_job) is True
+        assert keep.eval(scope=due, target=no_job) is False  # a node not taken for a reboot goes away as before
+        assert keep.eval(scope=slot_states(role, RebootNeeded=False), target=no_job) is False
+        dynamic = role.slot({"RebootNeeded": True, "RebootNeededSince": int(time.time()) - 3600, "SiteRebootDelay": 0, "Draining": True},
+                            dynamic=True)
+        assert keep.eval(scope=dynamic, target=no_job) is False  # it would count the node after it came back
+        gone = slot_states(role, LastDrainStopTime=int(time.time()) - 5, Absent=True)
+        for other, k in knobs.items():
+            taken = classad2.ExprTree(k["DEFRAG_WHOLE_MACHINE_EXPR"])
+            assert "Absent" in no_job.externalRefs(taken)  # the collector returns absent ads only to such a query
+            assert taken.eval(scope=gone, target=no_job) is (other == name)
+
+
 @pytest.mark.parametrize("unit", ["seconds", "hours"])
 def test_a_draining_node_backfills_a_job_that_ends_just_inside_the_window_and_refuses_one_just_outside(unit: str) -> None:
     _, _, configs, parsed = loaded(site_with(unit=unit, max_draining={"default": 1, "tiny": 1}))

@@ -22,7 +22,14 @@ How it fits together (HTCondor 25.x; src/defrag/defrag.cpp and src/condor_startd
   ExpectedMachineGracefulDrainingCompletion), and both DEFRAG_DRAINING_START_EXPR and the startd's
   DEFAULT_DRAINING_START_EXPR (for a `condor_drain` by hand) are `MY.SiteDrainingStart =?= True`.
   Graceful drains honour MAXJOBRETIREMENTTIME, which while draining is the job's AllowedExecuteDuration
-  (at most drain_hours)."""
+  (at most drain_hours).
+- A node that goes down for its reboot must still count against its class's cap, or the next node would
+  start draining while it reboots. Its master's shutdown invalidates its ads in the collector; with
+  EXPIRE_INVALIDATED_ADS the collector expires them instead, and ABSENT_REQUIREMENTS keeps the partitionable
+  slot of a node that was draining or drained as an absent ad (src/condor_collector.V6/offline_plugin.cpp,
+  which needs COLLECTOR_PERSISTENT_AD_LOG) until the node's next update replaces it, or for
+  reboots.down_hours. Collector queries skip absent ads unless their constraint names `Absent`, so
+  DEFRAG_WHOLE_MACHINE_EXPR names it; nothing else (the negotiator, condor_status without -absent) sees them."""
 
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ import re
 from confgen.render import runtime
 from confgen.render.env import classad
 from confgen.site.model import Site
-from confgen.site.reboots import drain_caps
+from confgen.site.reboots import DEFAULT_DOWN_HOURS, drain_caps
 from confgen.site.runtime import runtime_attribute
 
 #: Seconds between two cycles of each defrag daemon (HTCondor's default).
@@ -106,6 +113,18 @@ def draining_start() -> str:
     return f"(MY.{DRAINING_START} =?= True)"
 
 
+def absent_requirements() -> str:
+    """ABSENT_REQUIREMENTS: the collector keeps the ad of a node taken for its reboot when the node goes away."""
+    return f"(PartitionableSlot =?= True) && ({DUE} =?= True) && ((Draining =?= True) || ({DRAINED} =?= True))"
+
+
+def down_seconds(site: Site) -> int:
+    """ABSENT_EXPIRE_ADS_AFTER: how long a node gone for its reboot still counts, if it does not come back."""
+    assert site.reboots is not None
+    hours = site.reboots.get("down_hours")
+    return int(hours if hours is not None else DEFAULT_DOWN_HOURS) * 3600
+
+
 def start_drain(site: Site) -> str:
     """The START term: a drained node waiting for its reboot takes nothing."""
     return "True" if site.reboots is None else f"(MY.{DRAINED} =!= True)"
@@ -125,8 +144,9 @@ class Defrag:
         return f"({NODE_CLASS} =?= {classad(self.node_class)}) && ({DUE} =?= True) && ({DRAINED} =!= True)"
 
     def taken(self) -> str:
-        """Nodes of this class out of service for a reboot: draining, or drained and waiting."""
-        return f"({NODE_CLASS} =?= {classad(self.node_class)}) && ((Draining =?= True) || ({DRAINED} =?= True))"
+        """Nodes of this class out of service for a reboot: draining, drained and waiting, or gone for the
+        reboot (an absent ad: naming Absent is what makes the collector return those)."""
+        return f"({NODE_CLASS} =?= {classad(self.node_class)}) && ((Draining =?= True) || ({DRAINED} =?= True) || (Absent =?= True))"
 
     @staticmethod
     def cancel() -> str:

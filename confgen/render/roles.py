@@ -124,7 +124,8 @@ def _central_manager(site: Site) -> list[Fragment]:
         _render(site, role, "40-central-manager.conf", "Collector and negotiator" + (", highly available." if len(site.central_managers) > 1 else "."),
                 pool_name=site.name, ha=len(site.central_managers) > 1, port=site.port, shared_port=site.shared_port,
                 central_managers=site.central_managers, defrags=rb.defrag_daemons(site), interval=rb.DEFRAG_INTERVAL_S,
-                per_hour=rb.drains_per_hour(), cancel=rb.Defrag.cancel(), draining_start=rb.draining_start()),
+                per_hour=rb.drains_per_hour(), cancel=rb.Defrag.cancel(), draining_start=rb.draining_start(),
+                absent=rb.absent_requirements(), down_hours=rb.down_seconds(site) // 3600 if site.reboots else 0),
     ]
 
 

@@ -309,7 +309,7 @@ def _health_names(v: dict[str, Any] | None) -> HealthNames:
 def _reboots(r: dict[str, Any] | None) -> dict[str, Any] | None:
     if r is None:
         return None
-    return {"period": "1h", "spread_days": 7, "max_uptime_days": None, "runtime_attribute": None, "drain_hours": None, **r}
+    return {"period": "1h", "spread_days": 7, "max_uptime_days": None, "runtime_attribute": None, "drain_hours": None, "down_hours": None, **r}
 
 
 def _node_class(name: str, v: dict[str, Any], images: dict[str, str]) -> NodeClass:

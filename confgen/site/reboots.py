@@ -18,6 +18,8 @@ from confgen.site.model import NodeClass, Site
 
 #: Without reboots.max_draining: one node per class at a time.
 DEFAULT_MAX_DRAINING: int | str = 1
+#: Without reboots.down_hours: a node gone for its reboot counts against its class's cap for a day at most.
+DEFAULT_DOWN_HOURS = 24
 
 
 @dataclasses.dataclass(frozen=True)

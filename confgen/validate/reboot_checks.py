@@ -5,6 +5,11 @@
   class's draining and drained-waiting nodes; a drain whose reboot is no longer due is cancelled; and a
   replay of defrag's cycle (src/defrag/defrag.cpp: stop when draining >= DEFRAG_MAX_CONCURRENT_DRAINING or
   whole >= DEFRAG_MAX_WHOLE_MACHINES, else drain the cycle's number) never takes more than the cap.
+- A node that goes down for its reboot still counts: the collector keeps the ad of a draining or drained
+  node's partitionable slot as absent (EXPIRE_INVALIDATED_ADS, ABSENT_REQUIREMENTS, a persistent ad log,
+  ABSENT_EXPIRE_ADS_AFTER = down_hours) and not the ad of any other node or of a dynamic slot, and each
+  whole-machine expression names Absent (the collector returns absent ads only to such queries) and
+  counts the absent node of its class.
 - Each execute role: a drained node waiting for its reboot starts nothing; while draining (what the
   central manager's DEFRAG_DRAINING_START_EXPR and the node's DEFAULT_DRAINING_START_EXPR say) a job whose runtime, in the runtime attribute's unit, ends just before
   the expected end of the drain starts and one that ends just after does not; a job of unknown runtime
@@ -13,13 +18,14 @@ Expectations come from the site (max_draining, node counts, runtime attribute an
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import classad2
 
 from confgen.render.runtime import GRACE_S
 from confgen.site.model import NodeClass, Site
-from confgen.site.reboots import drain_caps
+from confgen.site.reboots import DEFAULT_DOWN_HOURS, drain_caps
 from confgen.site.runtime import runtime_attribute
 from confgen.validate.checks import Tally, base_job, node_attrs
 from confgen.validate.class_checks import fitting_job, policy_allows
@@ -61,6 +67,13 @@ def node_states(site: Site, role: ExecuteRole) -> dict[str, classad2.ClassAd]:
     }
 
 
+def gone(slot: classad2.ClassAd) -> classad2.ClassAd:
+    """The ad the collector keeps, marked absent, once the node's ads were invalidated (offline_plugin.cpp)."""
+    ad = copy.deepcopy(slot)
+    ad["Absent"] = True
+    return ad
+
+
 def _defrag_names(cm: RoleConfig) -> dict[str, str]:
     """Node class -> the local name of the defrag daemon whose requirements name it (from the knobs)."""
     out = {}
@@ -80,11 +93,40 @@ def replay_defrag(cap_conc: int, cap_whole: int, per_cycle: int, nodes: int, cyc
     return taken
 
 
+def absent_checks(t: Tally, cm: RoleConfig, execute: dict[str, ExecuteRole]) -> None:
+    """The collector keeps the ad of a node gone for its reboot, and only that one, for down_hours."""
+    where = ("reboots",)
+    knobs = {k: cm.get(k) for k in ("EXPIRE_INVALIDATED_ADS", "COLLECTOR_PERSISTENT_AD_LOG", "ABSENT_EXPIRE_ADS_AFTER")}
+    t.expect((knobs["EXPIRE_INVALIDATED_ADS"] or "").lower() == "true" and bool(knobs["COLLECTOR_PERSISTENT_AD_LOG"]), where,
+             f"the collector drops the ads of a node that shuts down for its reboot instead of keeping them absent: {knobs}")
+    down = (t.site.reboots or {}).get("down_hours") or DEFAULT_DOWN_HOURS
+    t.expect(knobs["ABSENT_EXPIRE_ADS_AFTER"] == str(down * 3600), ("reboots", "down_hours") if "down_hours" in (t.site.reboots or {}) else where,
+             f"ABSENT_EXPIRE_ADS_AFTER is {knobs['ABSENT_EXPIRE_ADS_AFTER']}, expected {down * 3600} (down_hours {down})")
+    keep = _expr(cm, "ABSENT_REQUIREMENTS")
+    t.expect(keep is not None, where, "ABSENT_REQUIREMENTS is not set on the central manager")
+    if keep is None:
+        return
+    for cls in t.site.node_classes:
+        if cls.role not in execute:
+            continue
+        role = execute[cls.role]
+        for state, slot in node_states(t.site, role).items():
+            got = keep.eval(scope=slot, target=NO_JOB)
+            want = state in ("draining", "drained")
+            t.expect(got is want, where, f"ABSENT_REQUIREMENTS for a {state} node of class {cls.name} going away is {got!r}, expected {want}")
+        dynamic = role.slot({**node_attrs(t.site), "RebootNeeded": True, "RebootNeededSince": now() - 3600, "SiteRebootDelay": 0,
+                             "Draining": True}, dynamic=True)
+        got = keep.eval(scope=dynamic, target=NO_JOB)
+        t.expect(got is False, where, f"ABSENT_REQUIREMENTS keeps a dynamic slot of a draining {cls.name} node: {got!r}; "
+                                      f"it would count the node after it came back")
+
+
 def central_manager_checks(t: Tally, cm: RoleConfig, execute: dict[str, ExecuteRole]) -> None:
     site = t.site
     if not any(cap.count for cap in drain_caps(site).values()):
         t.expect(not _defrag_names(cm), ("reboots", "max_draining"), "every class has cap 0, but a condor_defrag drains nodes")
         return
+    absent_checks(t, cm, execute)
     interval, per_hour = cm.get("DEFRAG_INTERVAL"), cm.get("DEFRAG_DRAINING_MACHINES_PER_HOUR")
     t.expect(interval is not None and per_hour is not None and float(per_hour) * int(interval) == 3600, ("reboots",),
              f"defrag must start exactly one drain per cycle (DEFRAG_DRAINING_MACHINES_PER_HOUR * DEFRAG_INTERVAL = 3600), "
@@ -118,11 +160,19 @@ def _selection_checks(t: Tally, cm: RoleConfig, daemon: str, name: str, execute:
     taken = classad2.ExprTree(f"({cm.get(f'{daemon}.DEFRAG_WHOLE_MACHINE_EXPR')}) && {base}")
     cancel = _expr(cm, "DEFRAG_CANCEL_REQUIREMENTS")
     assert cancel is not None
+    t.expect("Absent" in NO_JOB.externalRefs(taken), where,
+             f"{daemon}: DEFRAG_WHOLE_MACHINE_EXPR does not name Absent, so the collector never returns the ad of a node "
+             f"gone for its reboot and the next node drains while it reboots")
     for cls in site.node_classes:
         if cls.role not in execute:
             continue
         mine = cls.name == name
-        for state, slot in node_states(site, execute[cls.role]).items():
+        states = node_states(site, execute[cls.role])
+        for state in ("draining", "drained"):
+            got = taken.eval(scope=gone(states[state]), target=NO_JOB)
+            t.expect(got is mine, where, f"{daemon}: a node of class {cls.name} that went down for its reboot while {state} "
+                                         f"(an absent ad) counts against its cap: {got!r}, expected {mine}")
+        for state, slot in states.items():
             got = requirements.eval(scope=slot, target=NO_JOB)
             want = mine and state == "due"
             t.expect(got is want, where, f"{daemon}: DEFRAG_REQUIREMENTS on a {state} node of class {cls.name} is {got!r}, expected {want}")

@@ -1,7 +1,9 @@
 """Reboot draining on real HTCondor daemons: the central manager's condor_defrag (one per class, as
 rendered) drains the nodes whose reboot is due, never more at once than the class's cap; a draining node
 backfills a job that ends before the drain does and refuses a longer one; the drained node is announced
-(SiteRebootDrained); after its "reboot" it takes jobs again.
+(SiteRebootDrained); while it is down for its reboot the collector keeps it as an absent ad
+(`condor_status -absent`) that still counts against the cap, so no other node drains meanwhile; after
+its "reboot" it takes jobs again.
 
 Three execute nodes of one class are three startds with names of their own in the pool's machine
 (`Pool.start_execute(role, name=...)`). The reboot check is a STAND-IN (it reports what the test wrote
@@ -58,6 +60,7 @@ OVERRIDES = {
 }
 ORIGINAL_S, ORIGINAL_LIMIT = 40, 300  # the jobs running when the drain begins: sleep, and their WallSeconds
 WAITING_S = 8  # a drained node left waiting for its reboot for four defrag cycles
+DOWN_S = 8  # a node down for its reboot for four defrag cycles
 MARGIN_S = 30  # backfill candidates end this much before / after the drain is expected to end
 
 
@@ -110,14 +113,18 @@ class Watch:
         self.events.append(f"{time.monotonic() - self.t0:6.1f} s  {text}")
 
     def sample(self) -> None:
-        out = self.pool.status("-const", "PartitionableSlot", "-af", "Name", "Draining", "SiteRebootDue", "SiteRebootDrained", "State", "Activity", "RebootNeeded")
-        rows = {line.split()[0].split("@")[1]: tuple(line.split()[1:]) for line in out.splitlines() if line.count("@") >= 2}
-        draining = sum(1 for r in rows.values() if r[0] == "true")
-        taken = sum(1 for r in rows.values() if r[0] == "true" or r[2] == "true")
+        # naming Absent makes the collector return the absent ads of nodes gone for their reboot too
+        out = self.pool.status("-const", "PartitionableSlot && (Absent =?= True || Absent =!= True)", "-af:t", "Name", "Draining",
+                               "SiteRebootDue", "SiteRebootDrained", "State", "Activity", "RebootNeeded", "Absent")
+        fields = [line.split("\t") for line in out.splitlines() if line.count("@") >= 2]
+        rows = {f[0].split("@")[1]: tuple(f[1:]) + ("",) * (8 - len(f)) for f in fields}
+        draining = sum(1 for r in rows.values() if r[0] == "true" and r[6] != "true")
+        taken = sum(1 for r in rows.values() if r[0] == "true" or r[2] == "true" or r[6] == "true")
         self.most_draining, self.most_taken = max(self.most_draining, draining), max(self.most_taken, taken)
         for node, row in sorted(rows.items()):
             if self.last.get(node) != row:
-                self.note(f"{node}: Draining={row[0]} SiteRebootDue={row[1]} SiteRebootDrained={row[2]} {row[3]}/{row[4]} RebootNeeded={row[5]}  (taken: {taken})")
+                self.note(f"{node}: Draining={row[0]} SiteRebootDue={row[1]} SiteRebootDrained={row[2]} {row[3]}/{row[4]} "
+                          f"RebootNeeded={row[5]} Absent={row[6]}  (taken: {taken})")
                 self.last[node] = row
 
     def show(self, command: str, output: str) -> None:
@@ -150,13 +157,28 @@ def drain_window(pool: Pool, node: str) -> int:
     return int(out[0]) - int(time.time()) if out and out[0].isdigit() else 0
 
 
+def absent(pool: Pool) -> list[str]:
+    """The nodes `condor_status -absent` lists: gone, and kept by the collector."""
+    out = pool.status("-absent", "-const", "PartitionableSlot", "-af", "Name")
+    return sorted(name.split("@")[1] for name in out.split())
+
+
 def reboot(pool: Pool, site: Site, watch: Watch, node: str) -> None:
-    """The site's reboot tool, as a STAND-IN: the node goes down and comes back with no reboot due."""
+    """The site's reboot tool, as a STAND-IN: the node goes down, stays down for DOWN_S (several defrag
+    cycles: no other node of its class may start draining meanwhile), and comes back with no reboot due."""
     pool.root.host(f"{DUE_DIR}/{node}").unlink()
-    watch.note(f"{node}: reboot (its master shut down, started again with no reboot due)")
+    watch.note(f"{node}: reboot: its master shuts down")
     pool.stop_named_execute(node)
+    wait_for(f"{node} listed by condor_status -absent", lambda: absent(pool) == [node], timeout=30)
+    watch.show("condor_status -absent", pool.status("-absent"))
+    time.sleep(DOWN_S)
+    others = node_where(pool, "Draining =?= True || SiteRebootDrained =?= True")
+    assert others == [], f"{others} drained while {node} was down for its reboot"
+    watch.note(f"{node} has been down {DOWN_S} s (several defrag cycles); no other node started draining")
     start_node(pool, site, node)
+    watch.note(f"{node}: started again with no reboot due")
     wait_for(f"{node} back with no reboot due", lambda: node_where(pool, f"{slot_of(node)} && SiteRebootDue =?= False") == [node], timeout=60)
+    assert absent(pool) == [], "the node's first ad after its reboot replaces its absent ad"
 
 
 def test_nodes_due_for_a_reboot_drain_within_the_cap_backfill_short_jobs_and_come_back(pool: Pool, site: Site) -> None:
