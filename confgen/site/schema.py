@@ -107,7 +107,7 @@ def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
             known = ", ".join(sorted(allowed))
             return [doc.diag(path + (k,), f"unknown key {k!r}; expected one of: {known}", code="schema", key=True) for k in extra]
     if error.validator == "required":
-        return [doc.diag(path, error.message, code="schema")]
+        return [doc.diag(path, _missing(error, sub_schema), code="schema")]
     if error.validator in ("anyOf", "oneOf") and error.context:
         chosen = _chosen_alternative(error.context)
         if chosen:  # the alternative the value names (type: integer): its own errors, each at its value
@@ -124,6 +124,19 @@ def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
     if "propertyNames" in error.schema_path:
         return [doc.diag(path + (str(error.instance),), f"key {_message(error)}", code="schema", key=True)]
     return [doc.diag(path, _message(error, doc.literals.get(path)), code="schema")]
+
+
+def _missing(error: ValidationError, sub_schema: dict[str, Any]) -> str:
+    """A required key that is not there: its name, what it is for (the schema's description), what to add."""
+    found = re.fullmatch(r"'(.*)' is a required property", error.message)  # jsonschema: one error per missing key
+    if found is None:
+        return error.message
+    name = found.group(1)
+    described = sub_schema.get("properties", {}).get(name, {})
+    what = described.get("description", "") if isinstance(described, dict) else ""
+    section = ".".join(str(p) for p in error.absolute_path)
+    where = f"under {section}:" if section else "at the top level"
+    return f"the key {name!r} is missing" + (f" ({what.rstrip('.')})" if what else "") + f"; add `{name}: ...` {where}"
 
 
 def _refused_consts(context: list[ValidationError]) -> tuple[PathKey, object, list[object]] | None:
