@@ -161,7 +161,12 @@ def _security(site: Site) -> Iterator[Diagnostic]:
     base = ("security",)
     krb = site.kerberos
     if "KERBEROS" in site.methods and krb is None:
-        yield site.diag(base + ("methods",), "KERBEROS is listed but security.kerberos (realm, map, server_keytab) is missing")
+        if "methods" in (site.doc.data.get("security") or {}):
+            yield site.diag(base + ("methods",), "KERBEROS is listed but security.kerberos (realm, map, server_keytab) is missing")
+        else:  # the admin never wrote KERBEROS: say where it comes from
+            yield site.diag(base + ("methods",), f"not written, so the default [{', '.join(site.methods)}] applies, "
+                            "whose KERBEROS needs security.kerberos (realm, map, server_keytab); for a pool without Kerberos write "
+                            "`security: {methods: [FS, IDTOKENS]}`, else add security.kerberos")
     if krb is not None:
         if krb.map and krb.realm not in krb.map:
             yield site.diag(base + ("kerberos", "map"), f"the pool's realm {krb.realm!r} must be in the map: with a map file, unlisted realms cannot authenticate")
