@@ -10,8 +10,10 @@ import shutil
 import subprocess
 from typing import Any
 
+import pytest
 import yaml
 
+from confgen.errors import InputError
 from confgen.render import htcondor_roles, render_site
 from confgen.render import images as img
 from confgen.site.advice import site_warnings
@@ -107,3 +109,11 @@ def test_the_schema_describes_the_option() -> None:
     schema = json.loads((ROOT / "schemas" / "site.schema.json").read_text())
     option = schema["properties"]["containers"]["properties"]["login_environment"]
     assert option["type"] == "boolean" and option["default"] is False and "STARTER_JOB_ENVIRONMENT" in option["description"]
+
+
+def test_a_host_kind_may_not_be_named_images() -> None:
+    doc = json.loads(json.dumps(VARIED))
+    doc["hosts"] = {img.ROLE: ["central-manager", "submit"]}
+    with pytest.raises(InputError) as failed:
+        site_from_text(unambiguous_yaml.dump(doc, sort_keys=False))
+    assert [d for d in failed.value.diagnostics if "'images' is already the name of a role directory of output/" in d.message]
