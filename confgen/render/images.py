@@ -10,7 +10,8 @@ configuration (never fed to HTCondor's parser): files that go INTO the Apptainer
   environment has LOGIN_SWITCH=1, which `containers.login_environment: true` sets for every job through
   STARTER_JOB_ENVIRONMENT (HTCondor 25's USER_JOB_WRAPPER runs on the host around the apptainer command
   line, not inside the container, so a wrapper cannot start a login shell there).
-- `recipes/<OS>.def`, per OS, the Apptainer recipe fragment (%files, %post) that installs both.
+- `recipes/<OS>.def`, per OS, the Apptainer recipe fragment (%files) that installs both, each naming
+  the image it is for.
 
 The snippet reads the ads as text and never evaluates them: a value is used only when it is plain digits
 (or `true`), matched with `case`, so a hostile attribute value cannot run code.
@@ -122,11 +123,9 @@ def recipe_text(site: Site, source: str, os_name: str) -> str:
         f"# Add to the Apptainer recipe of {os_name}; build from output/images/ (the %files sources are relative to it).",
         f"# {SNIPPET_TARGET}: thread variables and the greeting inside jobs; {HOOK_TARGET}: batch",
         "# jobs source /etc/profile when the site sets containers.login_environment.",
+        "# No %post: %files keeps the files' mode, 0644 as confgen writes them.",
         "%files",
         f"    {SNIPPET} {SNIPPET_TARGET}",
         f"    {HOOK} {HOOK_TARGET}",
-        "",
-        "%post",
-        f"    chmod 0644 {SNIPPET_TARGET} {HOOK_TARGET}",
         "",
     ])

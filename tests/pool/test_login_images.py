@@ -227,3 +227,30 @@ def test_with_the_option_on_batch_and_interactive_jobs_see_the_login_environment
         finally:
             term.close()
     print(f"\nlogin environment on: greeting {session.greeting!r}")
+
+
+#: STAND-IN for the site's own bootstrap of an OS image (Bootstrap: docker/yum/debootstrap need a network):
+#: an empty image with the root's static busybox as /bin/sh.
+BOOTSTRAP_STANDIN = """Bootstrap: scratch
+
+%setup
+    mkdir -p ${APPTAINER_ROOTFS}/bin ${APPTAINER_ROOTFS}/etc/profile.d
+    cp /usr/bin/busybox ${APPTAINER_ROOTFS}/bin/sh
+
+"""
+
+
+def test_the_recipe_fragment_of_each_os_installs_the_files_with_the_real_apptainer_build(root: Root, site: Site) -> None:
+    rendered = {f.name: f.text for f in render_site(site) if f.role == img.ROLE}
+    os_name = site.default_os
+    build = f"{WORK}/build"
+    root.run("rm", "-rf", build)
+    for name, text in rendered.items():
+        root.write(f"{build}/{name}", text)
+    root.write(f"{build}/test.def", BOOTSTRAP_STANDIN + rendered[f"recipes/{os_name}.def"])
+    proc = root.run("/usr/bin/env", "-C", build, "apptainer", "build", "--sandbox", f"{build}/image", "test.def", check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for inside, name in ((img.SNIPPET_TARGET, img.SNIPPET), (img.HOOK_TARGET, img.HOOK)):
+        installed = root.host(f"{build}/image{inside}")
+        assert installed.read_text() == rendered[name] and installed.stat().st_mode & 0o777 == 0o644, inside
+    root.run("rm", "-rf", build)
