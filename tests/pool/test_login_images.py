@@ -129,6 +129,7 @@ def off_pool(root: Root, site: Site) -> Iterator[tuple[Pool, dict[str, int]]]:
         jobs = {"flagged": run_job(pool, site, "flagged", interactive=True, hostile=True), "batch": run_job(pool, site, "batch")}
         put(root, "snippet.sh", pool.image_files[img.SNIPPET_TARGET])
         yield pool, jobs
+    root.run("rm", "-rf", WORK)
 
 
 def real_ad(pool: Pool, name: str, kind: str) -> str:
