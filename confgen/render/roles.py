@@ -1,5 +1,5 @@
 """Rendering: Site -> the fragments of every role (`central-manager`, `submit`, `execute-<class>`, and
-`jupyterhub` when the site has that section)."""
+`jupyterhub` when the site has that section), and `images`, the files of the image recipes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from confgen.render import class_policy as cp
 from confgen.render import expressions as ex
 from confgen.render import extra, runtime
+from confgen.render import images as img
 from confgen.render import jupyterhub as hub
 from confgen.render import reboots as rb
 from confgen.render import user_images as ui
@@ -46,6 +47,7 @@ def render_site(site: Site) -> list[Fragment]:
     if site.jupyterhub is not None:
         out += [Fragment(hub.ROLE, hub.OPTIONS_FILE, hub.options_text(site)),
                 Fragment(hub.ROLE, hub.SNIPPET_FILE, hub.snippet_text(site, SOURCE))]
+    out += [Fragment(img.ROLE, name, text) for name, text in img.files(site, SOURCE)]
     out += [Fragment(role, name, _tidy(text)) for role, name, text in extra.files(site, SOURCE)]
     out += _host_kinds(site, out)
     return sorted(out)
@@ -62,8 +64,9 @@ def _host_kinds(site: Site, out: list[Fragment]) -> list[Fragment]:
 
 
 def htcondor_roles(fragments: list[Fragment]) -> list[Fragment]:
-    """The fragments HTCondor reads: every role but jupyterhub."""
-    return [f for f in fragments if f.role != hub.ROLE]
+    """The fragments HTCondor reads: every role but jupyterhub and images (files for the hub host and
+    for the image recipes, never HTCondor configuration)."""
+    return [f for f in fragments if f.role not in (hub.ROLE, img.ROLE)]
 
 
 def daemons(site: Site, role: str) -> list[str]:
@@ -175,6 +178,7 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
                          chain=ex.image_chain(site, cls) if ex.uses_chain(cls) else None,
                          record=None if ex.uses_chain(cls) else ex.image_record(site, cls),
                          binds=cp.bind_list(site, cls), target_dir=site.target_dir, threads_env=site.threads_env,
+                         login_environment=site.login_environment, login_switch=img.LOGIN_SWITCH, login_hook=img.HOOK_TARGET,
                          user_images=site.user_images, user_image_expr=ui.image_expr(site)))
     if site.health_script is not None:
         frags.append(_render(site, role, "60-health.conf", "Node health: the health script as a startd cron job.",

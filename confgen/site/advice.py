@@ -10,7 +10,7 @@ from confgen.site.model import Site
 
 
 def site_warnings(site: Site) -> list[Diagnostic]:
-    return sorted(_classes_without_the_default_os(site))
+    return sorted([*_classes_without_the_default_os(site), *_login_environment_gaps(site)])
 
 
 def _classes_without_the_default_os(site: Site) -> Iterator[Diagnostic]:
@@ -23,3 +23,18 @@ def _classes_without_the_default_os(site: Site) -> Iterator[Diagnostic]:
         yield site.diag(where, f"class {cls.name!r} does not offer the default OS {site.default_os!r} (containers.default): a job that "
                         f"names no {site.job_attribute} gets {site.default_os!r} and never starts on this class; add it to the images, "
                         "or leave it out on purpose", severity="warning")
+
+
+def _login_environment_gaps(site: Site) -> Iterator[Diagnostic]:
+    """containers.login_environment works through a hook in the site's images (output/images/): a job
+    outside a container, or in an image of its own, does not get the login environment."""
+    if not site.login_environment:
+        return
+    gaps = []
+    if not site.all_jobs:
+        gaps.append(f"jobs that name no {site.job_attribute} run outside a container (containers.all_jobs is false)")
+    if site.user_images is not None:
+        gaps.append("jobs in an image of their own (containers.user_images) lack the hook unless their image has it")
+    if gaps:
+        yield site.diag(("containers", "login_environment"), "batch jobs get the login environment only in the site's images, "
+                        f"which install the hook of output/images/: {'; '.join(gaps)}", severity="warning")

@@ -68,9 +68,9 @@ def _name_problems(site: Site, kind: HostKind) -> Iterator[Diagnostic]:
             suggestion = "host-" + suggestion
         yield site.diag(kind.path, f"{kind.name!r} is not a host kind name (it becomes a directory of output/): use lower case "
                                    f"letters, digits and '-', starting with a letter, e.g. {suggestion!r}", key=True)
-    elif kind.name in site.roles() or kind.name in ("central-manager", "submit", HUB_ROLE) or kind.name.startswith("execute-"):
+    elif kind.name in site.roles() or kind.name in ("central-manager", "submit", HUB_ROLE, "images") or kind.name.startswith("execute-"):
         yield site.diag(kind.path, f"{kind.name!r} is already the name of a role directory of output/ (or reserved for one: "
-                                   f"central-manager, submit, execute-<class>, jupyterhub); name the host kind after what it "
+                                   f"central-manager, submit, execute-<class>, jupyterhub, images); name the host kind after what it "
                                    f"combines, e.g. {'-and-'.join(_short(r) for r in kind.roles if isinstance(r, str))!r}", key=True)
 
 

@@ -187,6 +187,8 @@ class Site:
     switch_attribute: str = "SiteStartJobs"
     #: PERSISTENT_CONFIG_DIR of the startd, where the switch's setting is kept (admin_switch.persistent_dir).
     switch_dir: str = "/etc/condor/persistent"
+    #: containers.login_environment: batch jobs source /etc/profile in their image (confgen/render/images.py).
+    login_environment: bool = False
     #: hosts: host kinds that combine several roles (confgen/site/hosts.py)
     hosts: tuple[HostKind, ...] = ()
 
@@ -264,6 +266,7 @@ def build_site(doc: Document) -> Site:
         switch_attribute=d.get("admin_switch", {}).get("attribute", "SiteStartJobs"),
         switch_dir=d.get("admin_switch", {}).get("persistent_dir", "/etc/condor/persistent").rstrip("/") or "/",
         hosts=build_hosts(d.get("hosts")),
+        login_environment=cont.get("login_environment", False),
     )
 
 

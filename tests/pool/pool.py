@@ -160,6 +160,9 @@ class Pool:
         #: kind that takes both roles, `start_kind`).
         self.cm_inst = "cm"
         self.submit_inst = "submit"
+        #: Files a test adds into every OS image (path inside the image -> text), written on install and
+        #: removed by `remove_image_files` (the images outlive the pool: other tests must not see them).
+        self.image_files: dict[str, str] = {}
 
     # --- set-up ---------------------------------------------------------------------------------
     def write_hosts(self) -> None:
@@ -176,6 +179,9 @@ class Pool:
         runtime = _maybe(self.fragments, "SINGULARITY")
         assert runtime == "/usr/bin/apptainer", f"SINGULARITY = {runtime}: the test machine has the real apptainer at /usr/bin/apptainer"
         install_images(r, self.images().values())
+        for image in self.images().values():
+            for inside, text in self.image_files.items():
+                r.write(f"{image}{inside}", text)
         r.write(PROBE, PROBE_SCRIPT, 0o755)
         r.write(HEALTH_STATE, "yes\n")
         for f in self.fragments:
@@ -325,6 +331,11 @@ class Pool:
                 if m and f.role.startswith("execute-"):
                     found[m.group(1)] = m.group(2)
         return found
+
+    def remove_image_files(self) -> None:
+        for image in self.images().values():
+            for inside in self.image_files:
+                self.root.host(f"{image}{inside}").unlink(missing_ok=True)
 
     def set_health(self, healthy: bool) -> None:
         self.root.write(HEALTH_STATE, "yes\n" if healthy else "no\n")
