@@ -136,7 +136,8 @@ def test_check_uses_sample_and_says_so(tmp_path: Path) -> None:
     assert len(notes) == 1 and notes[0].severity == "note"
     assert f"assumed {newest.resolution(site, site.default_os).macro} = {site.newest[site.default_os].path}/20*" in notes[0].message
     execute = [f for f in fragments if f.name == "50-containers.conf" and f.role.startswith("execute-")]
-    assert execute and all("include command into $(LOCAL_DIR)/" in f.text for f in execute)
+    assert execute and all(f"\ninclude command into {newest.CACHE_DIR}/" in f.text for f in execute)
+    assert all(f"\n{newest.CACHE_MACRO} = $({newest.CACHE_KNOB}:$(LOCAL_DIR))\n" in f.text for f in execute)
 
 
 BAD: list[tuple[dict[str, Any], str, str]] = [

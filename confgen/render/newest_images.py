@@ -23,20 +23,24 @@ import dataclasses
 
 from confgen.render import expressions as ex
 from confgen.render.env import raw
-from confgen.site.model import NewestImage, NodeClass, Site
+from confgen.site.model import NewestImage, Site
 
 SCRIPT_DIR = "scripts"
 SCRIPT_NAME = "newest-image.sh"
-#: Where the node keeps each answer: the include's cache, and the script's last good answer.
-CACHE_DIR = "$(LOCAL_DIR)"
+#: Where the node keeps each answer: the include's cache, and the script's last good answer. LOCAL_DIR
+#: unless CACHE_KNOB is set (`confgen check` sets it in its own root config, leaving LOCAL_DIR alone).
+#: The include line cannot hold `$(A:default)` (its first ':' ends the options), so a knob does.
+CACHE_KNOB = "CONFGEN_IMAGE_CACHE_DIR"
+CACHE_MACRO = "CONFGEN_IMAGE_CACHE"
+CACHE_VALUE = f"$({CACHE_KNOB}:$(LOCAL_DIR))"
+CACHE_DIR = f"$({CACHE_MACRO})"
 #: Longest build name the script accepts.
 NAME_MAX = 100
 #: The placeholder's last segment: what Apptainer reports when no build was ever found.
 PLACEHOLDER = "confgen-no-build-matching"
 REFRESH = "remove the cache file and run condor_reconfig"
 
-SCRIPT = r"""#!/bin/sh
-# Rendered by confgen (confgen/render/newest_images.py). Run by HTCondor's config parser through
+SCRIPT = r"""# Rendered by confgen (confgen/render/newest_images.py). Run by HTCondor's config parser through
 #   include command into <cache> : /bin/sh <this file> MACRO DIR GLOB STATE
 # Prints "MACRO = DIR/<newest name matching GLOB>" (names compared byte by byte), else the last good
 # answer kept in STATE, else nothing. Always exits 0: a failing command would abort the configuration.
@@ -90,6 +94,11 @@ class Resolution:
     placeholder: str
     command: str
 
+    @property
+    def node_cache(self) -> str:
+        """The cache file as a node sees it."""
+        return self.cache.replace(CACHE_DIR, "$(LOCAL_DIR)")
+
 
 def script_path(site: Site) -> str:
     return f"{site.config_dir}/{SCRIPT_DIR}/{SCRIPT_NAME}"
@@ -109,10 +118,10 @@ def resolutions(site: Site, os_names: list[str]) -> list[Resolution]:
     return [resolution(site, n) for n in os_names if n in site.newest]
 
 
-def files(site: Site, cls: NodeClass, os_names: list[str]) -> list[tuple[str, str]]:
-    """(name in the role directory, text) of the script, for an execute class that resolves images."""
-    del cls
-    return [(f"{SCRIPT_DIR}/{SCRIPT_NAME}", SCRIPT)] if resolutions(site, os_names) else []
+def files(site: Site, os_names: list[str], generated: str) -> list[tuple[str, str]]:
+    """(name in the role directory, text) of the script, for an execute class that resolves images; its
+    first line is the role's provenance line (`generated`), as in every file of a role directory."""
+    return [(f"{SCRIPT_DIR}/{SCRIPT_NAME}", f"{generated}\n{SCRIPT}")] if resolutions(site, os_names) else []
 
 
 def sample(site: Site, os_name: str) -> str:

@@ -129,8 +129,9 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str],
         # otherwise come back converted, and an expression would read as False.
         (probe_dir / "probe").write_text("".join(f"{p} = $({k})\n" for k, p in probes.items()), encoding="utf-8")
         root = tmp / f"root-{role}"
-        # Images resolved on the node: their include caches hold a sample answer (validate/newest_images.py).
-        local = newest_images.stage([f.text for f in by_role[role] if f.is_config], tmp / "local" / role)
+        # Images resolved on the node: their include caches hold a sample answer (validate/newest_images.py),
+        # one directory for every role, so a host kind reads what its members read.
+        local = newest_images.stage([f.text for f in by_role[role] if f.is_config], tmp / "image-cache")
         root.write_text(f"{local}LOCAL_CONFIG_DIR = {role_dir}, {probe_dir}\n", encoding="utf-8")
         if subsystems is None:
             jobs.append({"role": role, "root": str(root), "probes": probes})
