@@ -48,4 +48,4 @@ def newest_problems(site: Site) -> Iterator[Diagnostic]:
         if problem := path_problem(newest.path):
             yield site.diag((*where, "path"), f"image path {problem}")
         if problem := glob_problem(newest.glob):
-            yield site.diag((*where, "newest"), f"newest: {problem}")
+            yield site.diag((*where, "newest"), f"the glob {problem}")
