@@ -10,9 +10,11 @@ hostile names beside them are plain directories. Expectations come from the Site
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shutil
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,9 +22,10 @@ import pytest
 from confgen.render import newest_images as newest
 from confgen.render import render_site
 from confgen.site.model import Site
+from tests.conftest import ROOT as REPO_ROOT
 from tests.conftest import example_text, site_from_text
-from tests.pool.chroot import Root
-from tests.pool.pool import BASE, Pool, install_images, wait_job
+from tests.pool.chroot import Root, wait_for
+from tests.pool.pool import BASE, Pool, install_images, role_files, wait_job
 from tests.pool.test_loopback_pool import better_analyze, description, job_output, submit_ok
 
 GLOB = "20*"
@@ -139,3 +142,45 @@ def test_a_job_runs_in_the_newest_build(newest_pool: tuple[Pool, Site]) -> None:
         cluster = submit_ok(pool, description(site, os_name))
         assert wait_job(pool, cluster, {"completed", "held"}) == "completed", better_analyze(pool, cluster)
         assert job_output(pool, cluster)["CONFGEN_IMAGE"] == f"{builds_dir(site)}/{NEWER}"
+
+
+PUPPET_MODULES = "/var/lib/confgen-test/newest-puppet-modules"
+PUPPET_SOURCE = "/var/lib/confgen-test/newest-puppet-output"
+
+
+def puppet_apply(pool: Pool, role: str) -> tuple[int, str]:
+    """The example module applied for real, with refresh_newest_images, to the execute instance's
+    config directory and local directory (test-only: those paths and its CONDOR_CONFIG)."""
+    manifest = (f"class {{ 'confgen_htcondor': role => '{role}', source => 'file://{PUPPET_SOURCE}', config_dir => '{BASE}/{EXEC}/config.d', "
+                f"local_dir => '{BASE}/{EXEC}/local', refresh_newest_images => true, "
+                f"reconfig_environment => ['CONDOR_CONFIG={BASE}/{EXEC}/condor_config'] }}")
+    proc = pool.root.run("puppet", "apply", "--detailed-exitcodes", "--color=false", "--modulepath", PUPPET_MODULES, "-e", manifest,
+                         env={"HOME": "/root"}, check=False, timeout=300)
+    assert proc.returncode in (0, 2), proc.stdout + proc.stderr
+    return proc.returncode, proc.stdout
+
+
+def test_puppet_moves_a_running_node_to_the_newest_build_daily(newest_pool: tuple[Pool, Site]) -> None:
+    pool, site = newest_pool
+    cls = next(c for c in site.node_classes if site.default_os in c.images and c.interactive != "only")
+    shutil.rmtree(pool.root.host(builds_dir(site)), ignore_errors=True)
+    make_builds(pool.root, site, [OLDER, NEWER])
+    pool.start_execute(cls.role)
+    shutil.rmtree(pool.root.host(PUPPET_MODULES), ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "examples" / "puppet" / "confgen_htcondor", pool.root.host(f"{PUPPET_MODULES}/confgen_htcondor"))
+    pool.root.install_dir(PUPPET_SOURCE, role_files(pool.fragments, cls.role))
+    cache = pool.root.host(cache_file(pool, site))
+    assert cache.read_text().endswith(f"/{NEWER}\n")
+    make_builds(pool.root, site, [LATER])
+    assert puppet_apply(pool, cls.role)[1].count("refresh newest images") == 0, "an answer younger than a day stays"
+    day_ago = time.time() - 25 * 3600
+    os.utime(cache, (day_ago, day_ago))
+    master_log = pool.root.host(f"{BASE}/{EXEC}/local/log/MasterLog")
+    reconfigs = master_log.read_text().count("Reconfiguring all managed daemons")
+    code, out = puppet_apply(pool, cls.role)
+    assert code == 2 and "Exec[confgen_htcondor refresh newest images]/returns: executed successfully" in out, out
+    wait_for("the exec master to reconfigure", lambda: master_log.read_text().count("Reconfiguring all managed daemons") > reconfigs, timeout=30)
+    wait_for("the reconfigured master to resolve the image again", lambda: cache.exists() and cache.read_text().endswith(f"/{LATER}\n"), timeout=30)
+    cluster = submit_ok(pool, description(site, None))
+    assert wait_job(pool, cluster, {"completed", "held"}) == "completed", better_analyze(pool, cluster)
+    assert job_output(pool, cluster)["CONFGEN_IMAGE"] == f"{builds_dir(site)}/{LATER}"
