@@ -38,7 +38,9 @@ CACHE_DIR = f"$({CACHE_MACRO})"
 NAME_MAX = 100
 #: The placeholder's last segment: what Apptainer reports when no build was ever found.
 PLACEHOLDER = "confgen-no-build-matching"
-REFRESH = "remove the cache file and run condor_reconfig"
+#: How a node moves to a newer build (the Puppet example's refresh_newest_images does it daily; it
+#: matches the cache files as confgen-newest-image.*_IMAGE).
+REFRESH = "remove the cache file and run condor_reconfig; the Puppet example's refresh_newest_images does it daily"
 
 SCRIPT = r"""# Rendered by confgen (confgen/render/newest_images.py). Run by HTCondor's config parser through
 #   include command into <cache> : /bin/sh <this file> MACRO DIR GLOB STATE
