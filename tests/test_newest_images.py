@@ -145,6 +145,7 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
     ({"path": "/cvmfs/x y", "newest": "20*"}, "path", "characters the node's resolver refuses"),
     ({"path": "/cvmfs/$(X)", "newest": "20*"}, "path", "characters the node's resolver refuses"),
     ({"path": "/cvmfs/../etc", "newest": "20*"}, "path", "'..' segment"),
+    ({"path": "/", "newest": "20*"}, "path", "cannot hold the builds"),
     ({"path": "/cvmfs/img", "newest": "../*"}, "newest", "contains '/'"),
     ({"path": "/cvmfs/img", "newest": "..*"}, "newest", "contains '..'"),
     ({"path": "/cvmfs/img", "newest": "20* x"}, "newest", "characters a build name cannot hold"),
@@ -163,6 +164,15 @@ def test_invalid_newest_points_at_the_key(value: dict[str, Any], key: str, words
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip().startswith(f"{key}:") and str(value[key])[:5] in text)
     assert code == 1
     assert any(f"site.yaml:{line}:" in row and f"containers.images.{default}.{key}" in row and words in row for row in out.splitlines()), out
+
+
+def test_a_trailing_slash_is_dropped(tmp_path: Path) -> None:
+    raw = make_site(4)
+    default = raw["containers"]["default"]
+    raw["containers"]["images"][default] = {"path": str(tmp_path / "builds") + "//", "newest": "20*"}
+    (tmp_path / "site.yaml").write_text(dump(raw))
+    site = load_site(tmp_path / "site.yaml")
+    assert site.newest[default].path == str(tmp_path / "builds") and site.images[default] == f"{tmp_path}/builds/20*"
 
 
 def test_string_images_render_as_before(tmp_path: Path) -> None:

@@ -237,8 +237,8 @@ def build_site(doc: Document) -> Site:
     krb = sec.get("kerberos")
     # Mapping keys are sorted: the output must not depend on the order of keys in site.yaml.
     raw_images = dict(sorted(cont["images"].items()))
-    newest = {k: NewestImage(v["path"], v["newest"]) for k, v in raw_images.items() if isinstance(v, dict)}
-    images = {k: v if isinstance(v, str) else f"{v['path']}/{v['newest']}" for k, v in raw_images.items()}
+    newest = {k: NewestImage(v["path"].rstrip("/") or "/", v["newest"]) for k, v in raw_images.items() if isinstance(v, dict)}
+    images = {k: f"{newest[k].path}/{newest[k].glob}" if k in newest else v for k, v in raw_images.items()}
     return Site(
         doc=doc,
         name=site["name"],

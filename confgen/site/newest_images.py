@@ -17,6 +17,9 @@ GLOB_CHARS = re.compile(r"[A-Za-z0-9._+*?\[\]!-]+")
 
 
 def path_problem(path: str) -> str | None:
+    """Why `path` (without trailing '/', as the model keeps it) cannot hold the builds (None if it can)."""
+    if path == "/":
+        return "'/' cannot hold the builds; name the directory that does"
     if not path.startswith("/"):
         return f"{path!r} is not an absolute path; write it starting with '/'"
     if not PATH_CHARS.fullmatch(path):
@@ -24,8 +27,6 @@ def path_problem(path: str) -> str | None:
                 "letters, digits, '.', '_', '+', '-' and '/'")
     if "//" in path or any(seg in (".", "..") for seg in path.split("/")):
         return f"{path!r} has an empty, '.' or '..' segment; write the directory plainly"
-    if path.rstrip("/") == "":
-        return "'/' cannot hold the builds; name the directory that does"
     return None
 
 
