@@ -11,6 +11,7 @@ from confgen.render import expressions as ex
 from confgen.render import extra, runtime
 from confgen.render import images as img
 from confgen.render import jupyterhub as hub
+from confgen.render import newest_images as newest
 from confgen.render import reboots as rb
 from confgen.render import user_images as ui
 from confgen.render.authorization import DISABLED_CONFIG, authorization
@@ -174,12 +175,16 @@ def _execute(site: Site, cls: NodeClass) -> list[Fragment]:
     frags.append(_render(site, role, "50-containers.conf", f"Containers: every job in an Apptainer image of the OS it names in {site.job_attribute}.",
                          runtime=site.runtime, all_jobs=site.all_jobs, singularity_job=ui.singularity_job(site),
                          images=[(os_name, site.images[os_name]) for os_name in _with_default(site, cls)],
+                         resolved={r.os_name: r for r in newest.resolutions(site, _with_default(site, cls))},
+                         cache_macro=newest.CACHE_MACRO, cache_value=newest.CACHE_VALUE,
                          image_macro=ex.image_macro, job_attribute=site.job_attribute, default_os=site.default_os,
                          chain=ex.image_chain(site, cls) if ex.uses_chain(cls) else None,
                          record=None if ex.uses_chain(cls) else ex.image_record(site, cls),
                          binds=cp.bind_list(site, cls), target_dir=site.target_dir, threads_env=site.threads_env,
                          login_environment=site.login_environment, login_switch=img.LOGIN_SWITCH, login_hook=img.HOOK_TARGET,
                          user_images=site.user_images, user_image_expr=ui.image_expr(site)))
+    generated = generated_line(site, SOURCE, f"the role {role}")
+    frags += [Fragment(role, name, text) for name, text in newest.files(site, _with_default(site, cls), generated)]
     if site.health_script is not None:
         frags.append(_render(site, role, "60-health.conf", "Node health: the health script as a startd cron job.",
                              script=site.health_script, period=ex.period(site.health_period), names=site.health_names))

@@ -29,6 +29,15 @@ class Bind:
 
 
 @dataclasses.dataclass(frozen=True)
+class NewestImage:
+    """`containers.images.<OS>: {path, newest}`: the node uses the newest build under `path` whose name
+    matches the glob `glob` (confgen/render/newest_images.py)."""
+
+    path: str
+    glob: str
+
+
+@dataclasses.dataclass(frozen=True)
 class JobAttribute:
     name: str
     type: str
@@ -166,6 +175,8 @@ class Site:
     all_jobs: bool
     job_attribute: str
     default_os: str
+    #: OS -> image path; for an image resolved on the node (`newest`), the sample `confgen check`
+    #: assumes: path/glob as written
     images: dict[str, str]
     binds: tuple[Bind, ...]
     target_dir: str | None
@@ -191,6 +202,8 @@ class Site:
     login_environment: bool = False
     #: hosts: host kinds that combine several roles (confgen/site/hosts.py)
     hosts: tuple[HostKind, ...] = ()
+    #: OS -> the newest build under a path, resolved on each execute node (containers.images.<OS>.newest)
+    newest: dict[str, NewestImage] = dataclasses.field(default_factory=dict)
 
     def roles(self) -> list[str]:
         hub = ["jupyterhub"] if self.jupyterhub is not None else []
@@ -225,7 +238,9 @@ def build_site(doc: Document) -> Site:
     major, minor = (int(p) for p in str(site.get("htcondor_version", "24.0")).split("."))
     krb = sec.get("kerberos")
     # Mapping keys are sorted: the output must not depend on the order of keys in site.yaml.
-    images = dict(sorted(cont["images"].items()))
+    raw_images = dict(sorted(cont["images"].items()))
+    newest = {k: NewestImage(v["path"].rstrip("/") or "/", v["newest"]) for k, v in raw_images.items() if isinstance(v, dict)}
+    images = {k: f"{newest[k].path}/{newest[k].glob}" if k in newest else v for k, v in raw_images.items()}
     return Site(
         doc=doc,
         name=site["name"],
@@ -267,6 +282,7 @@ def build_site(doc: Document) -> Site:
         switch_dir=d.get("admin_switch", {}).get("persistent_dir", "/etc/condor/persistent").rstrip("/") or "/",
         hosts=build_hosts(d.get("hosts")),
         login_environment=cont.get("login_environment", False),
+        newest=newest,
     )
 
 

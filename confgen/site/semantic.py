@@ -16,6 +16,7 @@ from confgen.site.health import health_problems
 from confgen.site.hosts import problems as host_kind_problems
 from confgen.site.load import PathKey
 from confgen.site.model import Bind, Site
+from confgen.site.newest_images import newest_problems
 from confgen.site.pool_hosts import pool_hosts_problems
 from confgen.site.reboots import reboot_problems
 from confgen.site.runtime import runtime_attribute, runtime_problems
@@ -64,6 +65,7 @@ def _all(site: Site) -> Iterator[Diagnostic]:
     yield from user_images_problems(site)
     yield from class_policy_problems(site)
     yield from host_kind_problems(site)
+    yield from newest_problems(site)
 
 
 def path_problem(value: str, *, colon: bool = False) -> str | None:
@@ -93,7 +95,7 @@ def _containers(site: Site) -> Iterator[Diagnostic]:
             yield site.diag(where, f"OS name {name!r} differs from {seen[name.lower()]!r} only in case; HTCondor compares these names without case", key=True)
         else:
             seen[name.lower()] = name
-        problem = path_problem(image) if isinstance(image, str) else "expected a path"
+        problem = None if name in site.newest else path_problem(image) if isinstance(image, str) else "expected a path"
         if problem:
             yield site.diag(where, f"image {problem}")
     if site.default_os not in site.images:

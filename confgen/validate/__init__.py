@@ -16,6 +16,7 @@ from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
 from confgen.validate.kerberos import kerberos_notes
 from confgen.validate.lint import lint
+from confgen.validate.newest_images import notes as newest_notes
 from confgen.validate.parser import load_roles
 from confgen.validate.reboot_checks import run_reboot_checks
 from confgen.validate.runtime_checks import run_runtime_checks
@@ -72,5 +73,5 @@ def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Re
         run_reboot_checks(tally, configs, execute, submit)
         problems += tally.failures
         evaluated = tally.evaluated
-    advice = site_warnings(site) + (kerberos_notes(site, configs) if not any(p.severity == "error" for p in problems) else [])
+    advice = site_warnings(site) + newest_notes(site) + (kerberos_notes(site, configs) if not any(p.severity == "error" for p in problems) else [])
     return Report(len(configs), len(roles), evaluated, problems + advice)

@@ -17,6 +17,7 @@ from pathlib import Path
 from confgen.diagnostics import Diagnostic
 from confgen.render import Fragment, htcondor_roles
 from confgen.site.bounds import MAX_RENDERED
+from confgen.validate import newest_images
 from confgen.validate._child import ALL_KNOBS
 
 #: Seconds each step of the parser's child may take: reading one role, or expanding one knob. A
@@ -128,7 +129,10 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str],
         # otherwise come back converted, and an expression would read as False.
         (probe_dir / "probe").write_text("".join(f"{p} = $({k})\n" for k, p in probes.items()), encoding="utf-8")
         root = tmp / f"root-{role}"
-        root.write_text(f"LOCAL_CONFIG_DIR = {role_dir}, {probe_dir}\n", encoding="utf-8")
+        # Images resolved on the node: their include caches hold a sample answer (validate/newest_images.py),
+        # one directory for every role, so a host kind reads what its members read.
+        local = newest_images.stage([f.text for f in by_role[role] if f.is_config], tmp / "image-cache")
+        root.write_text(f"{local}LOCAL_CONFIG_DIR = {role_dir}, {probe_dir}\n", encoding="utf-8")
         if subsystems is None:
             jobs.append({"role": role, "root": str(root), "probes": probes})
             origins[role] = origin
