@@ -143,6 +143,15 @@ def test_a_missing_series_wheel_is_a_note_that_names_the_install_command(run: Ru
     assert [n["code"] for n in json.loads(out)["notes"]].count("htcondor-version") == 1
 
 
+def test_a_series_directory_without_the_wheel_is_named_in_the_note(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    series = site_from_text(example_text()).htcondor_version
+    monkeypatch.setenv(wheels.env_var(series), str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "site.yaml").write_text(example_text())
+    code, out, _ = run("check", str(tmp_path / "site.yaml"))
+    assert code == 0 and f"{wheels.env_var(series)}={tmp_path / 'empty'} holds no htcondor {wheels.label(series)} wheel" in "".join(note_lines(out)), out
+
+
 def with_version(version: str) -> str:
     site = site_from_text(example_text())
     text = example_text()

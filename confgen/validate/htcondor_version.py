@@ -4,6 +4,8 @@ the key's position, and how to install the wheel of the pool's series when it is
 
 from __future__ import annotations
 
+import os
+
 from confgen.diagnostics import Diagnostic
 from confgen.site.model import Site
 from confgen.validate import wheels
@@ -24,7 +26,9 @@ def note(site: Site, wheel: wheels.Wheel | None) -> Diagnostic:
         text = (f"{wheel.describe()} read every role: the pool's oldest series, {series}; "
                 f"the checks were evaluated with classad2 {own.version}")
     else:
-        text = (f"{own.describe()} validated this site, not the pool's oldest series {series} (no wheel of {series} is installed): "
+        named = os.environ.get(wheels.env_var(site.htcondor_version))
+        wrong = f"; {wheels.env_var(site.htcondor_version)}={named} holds no htcondor {series} wheel" if named else ""
+        text = (f"{own.describe()} validated this site, not the pool's oldest series {series} (no wheel of {series} is installed{wrong}): "
                 f"`confgen install-htcondor` puts htcondor=={series}.* into {wheels.cache_dir(site.htcondor_version)}, "
                 f"or set {wheels.env_var(site.htcondor_version)} to a `pip install --target` directory of it")
     return site.diag(WHERE, text, code="htcondor-version", severity="note")
