@@ -25,6 +25,7 @@ def explain_submit_file(root: Root, monkeypatch: pytest.MonkeyPatch, submit: str
     """explain --job-file --format json of `submit`, through the root's condor_submit -dump."""
     site = site_from_text(example_text())
     pool = Pool(root, render_site(site))
+    pool.write_hosts()  # condor_submit looks up the central managers and its own name: without them in /etc/hosts it waits ~2 min for DNS
     env = pool.configure("submit", "submit")  # the rendered submit role, as condor_submit reads it
     root.write(f"{WORK}/job.sub", submit)
     root.run("chmod", "-R", "a+rwX", WORK)
@@ -60,7 +61,6 @@ def test_a_gpu_submit_file_runs_only_on_a_class_with_gpus(root: Root, monkeypatc
     """The Requirements condor_submit writes for request_gpus = 1, evaluated against each class's slot."""
     site = site_from_text(example_text())
     doc = explain_submit_file(root, monkeypatch, "executable = /bin/true\nrequest_gpus = 1\nrequest_cpus = 2\nqueue\n")
-    print(doc["classes"][0]["requirements"])
     assert "TARGET.GPUs >= RequestGPUs" in doc["classes"][0]["requirements"] and doc["accepted"] is True
     gpus = {c.name for c in site.node_classes if c.gpus}
     assert gpus and {c["node_class"] for c in doc["classes"] if c["matches"] is True} == gpus
