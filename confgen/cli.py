@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -64,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--format", choices=("text", "json"), default="text", help="how to print")
     explain.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
+    wheel = sub.add_parser("install-htcondor", help="install the HTCondor wheel of the site's htcondor_version, for check to validate with")
+    wheel.add_argument("site", nargs="?", default="site.yaml", help="the site description (default: site.yaml)")
+    wheel.add_argument("--series", metavar="MAJOR.MINOR", help="this release series instead of the site's htcondor_version")
+    wheel.add_argument("--target", metavar="DIR", help="install here (then set CONFGEN_HTCONDOR_<MAJOR>_<MINOR>=DIR) instead of the per-user cache")
+    wheel.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
     init = sub.add_parser("init", help="write a first site.yaml that passes check, and its schema beside it")
     init.add_argument("site", nargs="?", default="site.yaml", help="where to write it (default: site.yaml); never replaced")
     init.add_argument("--from-example", action="store_true", help="the full commented example instead of a minimal site")
@@ -117,6 +124,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"confgen init: wrote {', '.join(map(str, written))} ({'the example' if args.from_example else 'a minimal site'})")
         print(NEXT_STEPS.format(site=args.site))
         return EXIT_OK
+    if args.command == "install-htcondor":
+        return _install_htcondor(args)
     if args.command == "explain":
         from confgen.explain.command import explain
 
@@ -148,6 +157,31 @@ def _dispatch(args: argparse.Namespace) -> int:
     if report.notes and args.format == "text":  # render: stdout lists the files
         sys.stderr.write(format_report(report.notes))
     return _render(args, fragments, report.summary())
+
+
+def _install_htcondor(args: argparse.Namespace) -> int:
+    from confgen.validate import wheels
+
+    if args.series:
+        if not re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}", args.series):
+            print(f"confgen install-htcondor: --series {args.series!r}: write MAJOR.MINOR, e.g. 24.0", file=sys.stderr)
+            return EXIT_USAGE
+        series = wheels.series_of(args.series)
+    else:
+        from confgen.site import load_site
+
+        series = load_site(Path(args.site), display=args.site).htcondor_version
+    if wheels.pinned().series == series:
+        print(f"confgen install-htcondor: {wheels.pinned().describe()} is of series {wheels.label(series)}: nothing to install")
+        return EXIT_OK
+    target = Path(args.target) if args.target else wheels.cache_dir(series)
+    done, output = wheels.install(series, target)
+    if not done:
+        print(f"confgen install-htcondor: pip could not install htcondor=={wheels.label(series)}.* into {target}:\n{output}", file=sys.stderr)
+        return EXIT_INPUT
+    where = "" if not args.target else f"; set {wheels.env_var(series)}={target} for check to find it"
+    print(f"confgen install-htcondor: htcondor {wheels.installed_version(target)} in {target}{where}; `confgen check` validates with it")
+    return EXIT_OK
 
 
 def _write_schema(path: Path, text: str) -> None:

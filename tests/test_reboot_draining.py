@@ -156,7 +156,7 @@ def test_a_draining_node_backfills_a_job_that_ends_just_inside_the_window_and_re
 def test_confgen_check_passes_on_the_generated_site(unit: str, max_draining: dict[str, Any]) -> None:
     model, fragments, configs, _ = loaded(site_with(unit=unit, max_draining=max_draining))
     report = validate(model, fragments)
-    assert report.diagnostics == [], report.diagnostics
+    assert [d for d in report.diagnostics if d.code != "htcondor-version"] == [], report.diagnostics  # that note says which HTCondor validated
     assert report.checks_evaluated > 0
     assert bool(defrag_knobs(configs)) is (max_draining != {"default": 0})  # cap 0 everywhere: no defrag daemon
 

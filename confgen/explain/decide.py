@@ -9,8 +9,9 @@ from typing import Any
 
 import classad2
 
+from confgen.explain import requirements as job_requirements
 from confgen.render import Fragment
-from confgen.site.model import Site
+from confgen.site.model import NodeClass, Site
 from confgen.validate.checks import node_attrs
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
 from confgen.validate.parser import RoleConfig, load_roles
@@ -38,6 +39,13 @@ class ClassDecision:
     image: Any
     binds: list[str]
     threads: dict[str, int]
+    #: The job's Requirements (its own, or the one condor_submit writes), evaluated with this class's slot as TARGET.
+    requirements: str = ""
+    matches: Any = None
+    refusing: list[str] = dataclasses.field(default_factory=list)  # the job's clauses that are not True
+    #: The job runs here: the slot's START and the job's Requirements both True.
+    runs: bool = False
+    slot: dict[str, Any] = dataclasses.field(default_factory=dict)  # what the class's slot was assumed to advertise
 
 
 @dataclasses.dataclass
@@ -72,15 +80,18 @@ def explain_job(site: Site, fragments: list[Fragment] | Loaded, job: dict[str, A
     for cls in site.node_classes:
         if only_class is not None and cls.name != only_class:
             continue
-        decisions.append(_one_class(cls.name, cls.role, ExecuteRole(configs[cls.role], parsed[cls.role]), stored, node))
+        decisions.append(_one_class(site, cls, ExecuteRole(configs[cls.role], parsed[cls.role]), stored, node))
     return Explanation(job, stored, accepted, reason, decisions, node)
 
 
-def _one_class(name: str, role: str, execute: ExecuteRole, job: dict[str, Any], node: dict[str, Any]) -> ClassDecision:
+def _one_class(site: Site, cls: NodeClass, execute: ExecuteRole, job: dict[str, Any], node: dict[str, Any]) -> ClassDecision:
     ad = classad2.ClassAd()
     for key, value in job.items():
         ad[key] = value
-    slot = execute.slot(node)
+    assumed = job_requirements.class_slot_attrs(site, cls, job)
+    slot = execute.slot({**node, **assumed})
+    wanted = str(job["Requirements"]) if "Requirements" in job else job_requirements.default_requirements(job)
+    matches, clauses_of_job = job_requirements.evaluate(wanted, ad, slot)
     clauses = [(knob.removeprefix("CONFGEN_START_"), _value(execute.eval(knob, slot, ad))) for knob in _clause_order(execute)]
     start = _value(execute.eval("START", slot, ad))
     dynamic = execute.slot(node, dynamic=True, job=job)
@@ -88,8 +99,10 @@ def _one_class(name: str, role: str, execute: ExecuteRole, job: dict[str, Any], 
     binds = _value(execute.eval("SINGULARITY_BIND_EXPR", dynamic, ad))
     cpus = int(job.get("RequestCpus", 1)) if isinstance(job.get("RequestCpus", 1), int) else 1
     names = [n for n in re.split(r"[\s,]+", (execute.config.get("STARTER_NUM_THREADS_ENV_VARS") or "").replace("$(STARTER_NUM_THREADS_ENV_VARS)", "")) if n]
-    return ClassDecision(name, role, start if isinstance(start, bool) else None, clauses, [c for c, v in clauses if v is not True],
-                         image, [b for b in str(binds).split(",") if b] if isinstance(binds, str) else [], {n: cpus for n in ["OMP_NUM_THREADS", *names]})
+    return ClassDecision(cls.name, cls.role, start if isinstance(start, bool) else None, clauses, [c for c, v in clauses if v is not True],
+                         image, [b for b in str(binds).split(",") if b] if isinstance(binds, str) else [], {n: cpus for n in ["OMP_NUM_THREADS", *names]},
+                         wanted, matches, [c for c, v in clauses_of_job if v is not True], start is True and matches is True,
+                         {k: _value(slot.eval(k)) for k in ("Cpus", "Memory", "GPUs")})
 
 
 def _clause_order(execute: ExecuteRole) -> list[str]:

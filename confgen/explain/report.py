@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from confgen.explain.decide import CLAUSE_MEANING, Explanation
+from confgen.explain.decide import CLAUSE_MEANING, ClassDecision, Explanation
 
 
 def as_text(e: Explanation) -> str:
@@ -18,17 +18,27 @@ def as_text(e: Explanation) -> str:
         out.append(f"submit: REFUSED: {e.reason}\n" if e.accepted is False else f"submit: undecided: {e.reason}\n")
     out.append(f"node assumed: {_ad(e.node) or 'as the role publishes it'} (healthy, no reboot due, admin switch on)\n")
     for c in e.classes:
-        verdict = "starts" if c.start is True else "does NOT start" if c.start is False else f"START is {c.start!r}"
-        out.append(f"\nclass {c.node_class} ({c.role}): {verdict}\n")
+        out.append(f"\nclass {c.node_class} ({c.role}): {_verdict(c)}\n")
+        out.append(f"  slot:    {_ad(c.slot)}\n")
         for name, value in c.clauses:
             mark = "ok " if value is True else "NO " if value is False else "?? "
             out.append(f"  {mark} {name:<12} {CLAUSE_MEANING.get(name, '')}{'' if value in (True, False) else f' ({value})'}\n")
-        if c.start is True:
+        mark = "ok " if c.matches is True else "NO " if c.matches is False else "?? "
+        out.append(f"  {mark} {'REQUIREMENTS':<12} the job's own Requirements: {c.requirements}{'' if c.matches in (True, False) else f' ({c.matches})'}\n")
+        out.extend(f"        refused by: {clause}\n" for clause in c.refusing)
+        if c.runs:
             out.append(f"  image:   {c.image}\n  binds:   {', '.join(c.binds)}\n")
             out.append(f"  threads: {' '.join(f'{k}={v}' for k, v in c.threads.items())}\n")
-    if e.accepted is True and not any(c.start for c in e.classes):
+    if e.accepted is True and not any(c.runs for c in e.classes):
         out.append("\nno class starts this job: it would stay idle\n")
     return "".join(out)
+
+
+def _verdict(c: ClassDecision) -> str:
+    if c.runs:
+        return "starts"
+    why = [w for w, no in (("the slot's START refuses the job", c.start is not True), ("the job's Requirements refuse the slot", c.matches is not True)) if no]
+    return "does NOT start: " + " and ".join(why)
 
 
 def as_json(e: Explanation) -> str:

@@ -20,6 +20,7 @@ from confgen.site.newest_images import newest_problems
 from confgen.site.pool_hosts import pool_hosts_problems
 from confgen.site.reboots import reboot_problems
 from confgen.site.runtime import runtime_attribute, runtime_problems
+from confgen.site.version import version_problems
 
 OS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 DURATION = re.compile(r"([1-9][0-9]{0,6})([smh]?)")  # fullmatch: '$' would match before a final newline
@@ -49,6 +50,7 @@ def check_semantics(site: Site) -> list[Diagnostic]:
 
 
 def _all(site: Site) -> Iterator[Diagnostic]:
+    yield from version_problems(site)
     yield from _containers(site)
     yield from _node_classes(site)
     yield from _pool(site)

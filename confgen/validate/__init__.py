@@ -10,7 +10,7 @@ from confgen.render import Fragment, htcondor_roles
 from confgen.render.jupyterhub import OPTIONS_FILE, ROLE
 from confgen.site.advice import site_warnings
 from confgen.site.model import Site
-from confgen.validate import extra
+from confgen.validate import extra, htcondor_version, wheels
 from confgen.validate import hosts as host_kinds
 from confgen.validate.checks import run_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
@@ -54,7 +54,17 @@ class Report:
 
 
 def validate(site: Site, fragments: list[Fragment], label: str = "output") -> Report:
-    """Load, parse, lint and evaluate; every problem comes back as a Diagnostic."""
+    """Load, parse, lint and evaluate; every problem comes back as a Diagnostic. HTCondor's parser is the
+    one of the site's release series when its wheel is installed (a note says which one read the roles)."""
+    wheel = htcondor_version.choose(site)
+    with wheels.parser_uses(wheel):
+        report = _validate(site, fragments, label)
+    if report.ok:  # a refused site is reported by its errors alone
+        report.diagnostics.append(htcondor_version.note(site, wheel))
+    return report
+
+
+def _validate(site: Site, fragments: list[Fragment], label: str) -> Report:
     hub_options = next((json.loads(f.text) for f in fragments if (f.role, f.name) == (ROLE, OPTIONS_FILE)), None)
     roles = sorted({f.role for f in htcondor_roles(fragments)})
     configs, problems = load_roles(fragments, label)

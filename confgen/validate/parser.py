@@ -19,6 +19,7 @@ from confgen.render import Fragment, htcondor_roles
 from confgen.site.bounds import MAX_RENDERED
 from confgen.validate import newest_images
 from confgen.validate._child import ALL_KNOBS
+from confgen.validate.wheels import child_env
 
 #: Seconds each step of the parser's child may take: reading one role, or expanding one knob. A
 #: macro cycle makes the expansion of a knob that is part of it hang.
@@ -161,7 +162,7 @@ def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, s
 
 
 def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, sizes: dict[str, int]) -> tuple[dict[str, dict[str, str | None]], Diagnostic | None, str | None]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("_condor_")}
+    env = child_env({k: v for k, v in os.environ.items() if not k.lower().startswith("_condor_")})  # the site's series' wheel
     proc = subprocess.Popen([sys.executable, "-m", "confgen.validate._child"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdin and proc.stdout and proc.stderr

@@ -9,6 +9,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,12 +21,13 @@ from tests.pool.pool import Pool
 WORK = "/tmp/confgen-explain"
 
 
-def test_a_submit_file_is_explained_as_condor_submit_reads_it(root: Root, monkeypatch: pytest.MonkeyPatch) -> None:
+def explain_submit_file(root: Root, monkeypatch: pytest.MonkeyPatch, submit: str) -> dict[str, Any]:
+    """explain --job-file --format json of `submit`, through the root's condor_submit -dump."""
     site = site_from_text(example_text())
     pool = Pool(root, render_site(site))
+    pool.write_hosts()  # condor_submit looks up the central managers and its own name: without them in /etc/hosts it waits ~2 min for DNS
     env = pool.configure("submit", "submit")  # the rendered submit role, as condor_submit reads it
-    other = next(o for o in site.images if o != site.default_os)
-    root.write(f"{WORK}/job.sub", f'executable = /bin/true\nrequest_cpus = 3\n+{site.job_attribute} = "{other}"\nqueue\n')
+    root.write(f"{WORK}/job.sub", submit)
     root.run("chmod", "-R", "a+rwX", WORK)
     wrapper = root.host(f"{WORK}/bin/condor_submit")
     argv = " ".join(root.command("condor_submit", env=env))  # as root: -dump only writes the ad
@@ -39,9 +41,30 @@ def test_a_submit_file_is_explained_as_condor_submit_reads_it(root: Root, monkey
     site_file.write_text(example_text())
     code, out, err = run_cli("explain", str(site_file), "--job-file", str(root.host(f"{WORK}/job.sub")), "--format", "json")
     assert code == 0, err
-    doc = json.loads(out)
+    assert Path(site_file).exists()
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def test_a_submit_file_is_explained_as_condor_submit_reads_it(root: Root, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = site_from_text(example_text())
+    other = next(o for o in site.images if o != site.default_os)
+    doc = explain_submit_file(root, monkeypatch, f'executable = /bin/true\nrequest_cpus = 3\n+{site.job_attribute} = "{other}"\nqueue\n')
     assert doc["job"]["RequestCpus"] == 3 and doc["job"][site.job_attribute] == other and doc["accepted"] is True
     started = [c for c in doc["classes"] if c["start"]]
     assert started and all(c["image"] == site.images[other] and c["threads"]["OMP_NUM_THREADS"] == 3 for c in started)
     assert {c["node_class"] for c in started} == {c.name for c in site.node_classes if other in c.images and c.interactive != "only"}
-    assert Path(site_file).exists()
+    assert all(c["matches"] is True and c["runs"] is True for c in started), started
+
+
+def test_a_gpu_submit_file_runs_only_on_a_class_with_gpus(root: Root, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Requirements condor_submit writes for request_gpus = 1, evaluated against each class's slot."""
+    site = site_from_text(example_text())
+    doc = explain_submit_file(root, monkeypatch, "executable = /bin/true\nrequest_gpus = 1\nrequest_cpus = 2\nqueue\n")
+    assert "TARGET.GPUs >= RequestGPUs" in doc["classes"][0]["requirements"] and doc["accepted"] is True
+    gpus = {c.name for c in site.node_classes if c.gpus}
+    assert gpus and {c["node_class"] for c in doc["classes"] if c["matches"] is True} == gpus
+    for c in doc["classes"]:
+        assert c["runs"] is (c["node_class"] in gpus and c["start"] is True)
+        if c["node_class"] not in gpus:
+            assert c["refusing"] == ["(TARGET.GPUs >= RequestGPUs)"], c
