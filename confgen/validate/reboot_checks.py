@@ -18,7 +18,6 @@ Expectations come from the site (max_draining, node counts, runtime attribute an
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import classad2
@@ -69,7 +68,7 @@ def node_states(site: Site, role: ExecuteRole) -> dict[str, classad2.ClassAd]:
 
 def gone(slot: classad2.ClassAd) -> classad2.ClassAd:
     """The ad the collector keeps, marked absent, once the node's ads were invalidated (offline_plugin.cpp)."""
-    ad = copy.deepcopy(slot)
+    ad = classad2.ClassAd(str(slot))  # a copy (classad2 24.0 cannot deepcopy an ad)
     ad["Absent"] = True
     return ad
 
