@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -100,6 +101,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BUG
 
 
+def run() -> None:
+    """The command's entry: main(), its output flushed, then the process ends without the interpreter's
+    shutdown (tearing down every imported module costs about as much as checking a small site)."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        sys.exit(code)  # the interpreter reports a failed flush as it always does
+    os._exit(code)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "schema":
         from confgen.site.schema import schema_text
@@ -125,13 +138,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         from confgen.live.command import diff_live
 
         return diff_live(args)
-    from confgen.render import render_site
-    from confgen.site import load_site
-    from confgen.validate import validate
+    from confgen.parser_process import started_early
 
-    site = load_site(Path(args.site), display=args.site)
-    fragments = render_site(site)
-    report = validate(site, fragments, label=getattr(args, "output", "output"))
+    with started_early():  # HTCondor's parser starts while confgen loads and renders the site
+        from confgen.render import render_site
+        from confgen.site import load_site
+        from confgen.validate import validate
+
+        site = load_site(Path(args.site), display=args.site)
+        fragments = render_site(site)
+        report = validate(site, fragments, label=getattr(args, "output", "output"))
     if not report.ok or (args.strict and report.warnings):
         sys.stdout.write(format_report(report.diagnostics, args.format))
         print(f"confgen: {report.summary()}{' (--strict: warnings count)' if report.ok else ''}; nothing was written", file=sys.stderr)

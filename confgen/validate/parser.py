@@ -7,13 +7,12 @@ import json
 import os
 import re
 import selectors
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from confgen import parser_process
 from confgen.diagnostics import Diagnostic
 from confgen.render import Fragment, htcondor_roles
 from confgen.site.bounds import MAX_RENDERED
@@ -157,12 +156,13 @@ def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, s
 
 
 def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, sizes: dict[str, int]) -> tuple[dict[str, dict[str, str | None]], Diagnostic | None, str | None]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("_condor_")}
-    proc = subprocess.Popen([sys.executable, "-m", "confgen.validate._child"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = parser_process.spawn()
     assert proc.stdin and proc.stdout and proc.stderr
-    proc.stdin.write(json.dumps(jobs).encode())
-    proc.stdin.close()
+    try:
+        proc.stdin.write(json.dumps(jobs).encode())
+        proc.stdin.close()
+    except BrokenPipeError:  # the child ended before reading its jobs: its exit status and stderr say why
+        pass
     done: dict[str, dict[str, str | None]] = {}
     current: str | None = None
     step: str | None = None  # None: reading the role; else the knob being expanded
