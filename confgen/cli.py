@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as exc:
         print(f"confgen: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except OSError as exc:  # the system refused something (disk full, read-only, no file descriptors): not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"confgen: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("confgen: interrupted", file=sys.stderr)
         return 130

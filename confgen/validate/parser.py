@@ -118,16 +118,16 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str],
         for frag in by_role[role]:
             target = role_dir / frag.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(frag.text, encoding="utf-8")
+            _write(target, frag.text)
             if frag.is_config:
                 for knob, line in assignments(frag.text):
                     origin[knob.upper()] = (frag.name, line)
         probes = {knob: PROBE_PREFIX + knob.replace(".", "__") for knob in sorted(set(origin) | also_read)}
         # Probes read each knob's final text as a plain string: typed knobs (SINGULARITY_JOB) would
         # otherwise come back converted, and an expression would read as False.
-        (probe_dir / "probe").write_text("".join(f"{p} = $({k})\n" for k, p in probes.items()), encoding="utf-8")
+        _write(probe_dir / "probe", "".join(f"{p} = $({k})\n" for k, p in probes.items()))
         root = tmp / f"root-{role}"
-        root.write_text(f"LOCAL_CONFIG_DIR = {role_dir}, {probe_dir}\n", encoding="utf-8")
+        _write(root, f"LOCAL_CONFIG_DIR = {role_dir}, {probe_dir}\n")
         if subsystems is None:
             jobs.append({"role": role, "root": str(root), "probes": probes})
             origins[role] = origin
@@ -135,6 +135,14 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str],
             jobs.append({"role": f"{role}@{subsys}", "root": str(root), "probes": probes, "subsystem": subsys})
             origins[f"{role}@{subsys}"] = origin
     return jobs, origins
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a file for the parser; a failure names the file (a failed write() alone does not: disk full)."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, sizes: dict[str, int]) -> tuple[dict[str, dict[str, str | None]], list[Diagnostic]]:
