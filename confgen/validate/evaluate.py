@@ -72,19 +72,35 @@ class ExecuteRole:
     config: RoleConfig
     exprs: dict[str, classad2.ExprTree]
 
+    _slots: dict[tuple[Any, ...], classad2.ClassAd] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    _attrs: list[tuple[str, classad2.ExprTree]] | None = dataclasses.field(default=None, repr=False, compare=False)
+
     def slot(self, extra: dict[str, Value] | None = None, *, dynamic: bool = False, job: dict[str, Value] | None = None) -> classad2.ClassAd:
+        """The slot ad (its STARTD_ATTRS, then `extra`). Built once for equal arguments: the ad is shared,
+        evaluations read it and nothing may change it."""
+        cpus = int((job or {}).get("RequestCpus", 1)) if dynamic else 32
+        items = tuple((extra or {}).items())
+        key = (dynamic, cpus, tuple((k, type(v), v) for k, v in items))  # typed: True and 1 are equal keys otherwise
+        try:
+            return self._slots[key]
+        except TypeError:  # a value that cannot be a key (a list): built each time
+            return self._build_slot(items, dynamic, cpus)
+        except KeyError:
+            ad = self._slots[key] = self._build_slot(items, dynamic, cpus)
+            return ad
+
+    def _build_slot(self, items: tuple[tuple[str, Value], ...], dynamic: bool, cpus: int) -> classad2.ClassAd:
         ad = classad2.ClassAd()
         base: dict[str, Value] = {"PartitionableSlot": not dynamic, "DynamicSlot": dynamic,
                                   "SlotType": "Dynamic" if dynamic else "Partitionable",
-                                  "Cpus": int((job or {}).get("RequestCpus", 1)) if dynamic else 32,
-                                  "Memory": 128000, "Disk": 10**9}
+                                  "Cpus": cpus, "Memory": 128000, "Disk": 10**9}
         for key, value in base.items():
             ad[key] = value
-        for attr in startd_attrs(self.config):
-            expr = self.exprs.get(attr.upper())
-            if expr is not None:
-                ad[attr] = expr
-        for key, value in (extra or {}).items():
+        if self._attrs is None:
+            self._attrs = [(attr, expr) for attr in startd_attrs(self.config) if (expr := self.exprs.get(attr.upper())) is not None]
+        for attr, expr in self._attrs:
+            ad[attr] = expr
+        for key, value in items:
             ad[key] = value
         return ad
 
