@@ -253,8 +253,7 @@ def _agreement(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitRole) ->
     roles = [(role, role.slot(node_attrs(site))) for role in (execute.get(c.role) for c in site.node_classes) if role is not None]
     for os_name in names:
         job = base_job(site, **{site.job_attribute: os_name})
-        accepted, _ = submit.decide(job)
-        ad = submit.transformed(job)
+        accepted, ad = submit.accepts(job)  # the submit check decided this job already: its verdict is kept
         for role, slot in roles:
             starts = role.eval("START", slot, ad)
             if accepted and starts is True:

@@ -21,6 +21,10 @@ EXPRESSION_KNOB = re.compile(
     re.IGNORECASE,
 )
 
+#: Slot ads kept per role for reuse (the checks ask for a few in turn, each many times).
+SLOT_CACHE = 16
+
+
 def now() -> int:
     """The clock the expressions see: time() in ClassAd is the wall clock, so sample ads are built from
     it at the moment of the check (a value fixed at import went stale in a long-running process)."""
@@ -58,6 +62,16 @@ def parse_all(configs: dict[str, RoleConfig], label: str) -> tuple[dict[str, dic
     return parsed, problems
 
 
+def _key(attrs: dict[str, Value]) -> tuple[Any, ...] | None:
+    """A job's attributes as a cache key (typed: True and 1 are equal keys otherwise); None if a value cannot be one."""
+    key = tuple((k, type(v), v) for k, v in attrs.items())
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def job_ad(attrs: dict[str, Value]) -> classad2.ClassAd:
     ad = classad2.ClassAd()
     for key, value in attrs.items():
@@ -86,6 +100,8 @@ class ExecuteRole:
         except TypeError:  # a value that cannot be a key (a list): built each time
             return self._build_slot(items, dynamic, cpus)
         except KeyError:
+            if len(self._slots) >= SLOT_CACHE:  # an ad holds the class's list of OSes: keep few
+                del self._slots[next(iter(self._slots))]
             ad = self._slots[key] = self._build_slot(items, dynamic, cpus)
             return ad
 
@@ -115,6 +131,7 @@ class ExecuteRole:
 class SubmitRole:
     config: RoleConfig
     exprs: dict[str, classad2.ExprTree]
+    _accepted: dict[tuple[Any, ...], bool | None] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @functools.cached_property
     def _transforms(self) -> list[tuple[classad2.ExprTree | None, list[tuple[str, str, classad2.ExprTree]]]]:
@@ -157,7 +174,25 @@ class SubmitRole:
 
     def decide(self, attrs: dict[str, Value]) -> tuple[bool | None, str]:
         """(accepted, reason) as the schedd decides; accepted is None if a requirement is not boolean."""
+        accepted, reason = self._requirements_met(self.transformed(attrs))
+        key = _key(attrs)
+        if key is not None:
+            self._accepted[key] = accepted
+        return accepted, reason
+
+    def accepts(self, attrs: dict[str, Value]) -> tuple[bool | None, classad2.ClassAd]:
+        """decide()'s verdict without its reason, and the transformed job. The requirements, as long as the
+        site's list of OSes, are evaluated once for equal jobs (several checks submit the same sample job);
+        only the verdict is kept (a refusal's reason lists the OSes: one per job made memory quadratic)."""
         job = self.transformed(attrs)
+        key = _key(attrs)
+        if key is None or key not in self._accepted:
+            accepted, _ = self._requirements_met(job)
+            if key is not None:
+                self._accepted[key] = accepted
+        return self._accepted[key] if key is not None else accepted, job
+
+    def _requirements_met(self, job: classad2.ClassAd) -> tuple[bool | None, str]:
         schedd = classad2.ClassAd()
         for name in self._requirements:
             expr = self.exprs.get(f"SUBMIT_REQUIREMENT_{name}".upper())
