@@ -96,7 +96,7 @@ def _load(fragments: list[Fragment], outdir_label: str, timeout: float, also_rea
                                        f"this role is {size:,} bytes of configuration; HTCondor's config parser is given at most "
                                        f"{MAX_ROLE_BYTES:,}: render fewer OS images or binds into it", "htcondor"))
             del by_role[role]
-    with tempfile.TemporaryDirectory(prefix="confgen-check-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="confgen-check-", dir=staging_dir()) as tmp:
         jobs, origins = _stage(Path(tmp), by_role, also_read, subsystems)
         for job in jobs:
             job["list_all"] = list_all
@@ -104,6 +104,19 @@ def _load(fragments: list[Fragment], outdir_label: str, timeout: float, also_rea
         problems += run_problems
     configs = {role: RoleConfig(role, knobs, origins[role]) for role, knobs in results.items()}
     return configs, problems
+
+
+def staging_dir() -> str | None:
+    """Where the role files for the parser go: $TMPDIR when set, else a memory-backed directory (the
+    user's runtime directory, or /dev/shm), else the system's temporary directory. They live for a second
+    and only the child reads them; on a disk, creating and removing them cost more than the parser's work
+    (135 ms against 4 ms in /dev/shm, measured on the benchmark machine)."""
+    if os.environ.get("TMPDIR"):
+        return None  # tempfile takes it
+    for candidate in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    return None
 
 
 def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str],
