@@ -70,8 +70,8 @@ class Compiler:
             return lambda v: True
         if schema is False:
             return lambda v: False
-        tests = [self._keyword(word, value, schema) for word, value in schema.items() if word not in _ANNOTATIONS]
-        tests = [t for t in tests if t is not None]
+        made = [self._keyword(word, value, schema) for word, value in schema.items() if word not in _ANNOTATIONS]
+        tests = [t for t in made if t is not None]
         if len(tests) == 1:
             return tests[0]
         return lambda v: all(t(v) for t in tests)
