@@ -132,15 +132,16 @@ def outcome(runs: list[dict[str, Any]]) -> str:
 
 
 def report_row(label: str, runs: dict[str, list[dict[str, Any]]], names: list[str], timeout: float) -> str:
-    floor = median(runs["floor"], "wall") or 0.0
-    cells = [f"{label:34}", f"{floor:6.3f}"]
+    floor, floor_cpu = median(runs["floor"], "wall") or 0.0, median(runs["floor"], "cpu") or 0.0
+    cells = [f"{label:34}", f"{floor:6.3f} {floor_cpu:6.3f}"]
     walls = {}
     for name in names:
         wall, cpu = median(runs[name], "wall"), median(runs[name], "cpu")
         rss = max((r["rss"] for r in runs[name]), default=0.0)
         walls[name] = wall
         ratio = f"{wall / floor:5.1f}x" if wall is not None and floor else "    -"
-        cells.append(f"{shown(wall, timeout):>8} {ratio} {shown(cpu, timeout):>8} {rss:6.0f}")
+        cpu_ratio = f"{cpu / floor_cpu:5.1f}x" if cpu is not None and floor_cpu else "    -"
+        cells.append(f"{shown(wall, timeout):>8} {ratio} {shown(cpu, timeout):>8} {cpu_ratio} {rss:6.0f}")
     if len(names) == 2 and walls[names[0]] is not None and walls[names[1]] is not None:
         cells.append(f"{walls[names[1]] / walls[names[0]]:6.3f}")  # type: ignore[operator]
     notes = "; ".join(f"{n}: {outcome(runs[n])}" for n in names if outcome(runs[n]) != "ok")
@@ -148,8 +149,8 @@ def report_row(label: str, runs: dict[str, list[dict[str, Any]]], names: list[st
 
 
 def header(names: list[str]) -> str:
-    cols = ["site".ljust(34), "floor"]
-    cols += [f"{(n + ' wall'):>8} /floor {'cpu':>8} {'MiB':>6}" for n in names]
+    cols = ["site".ljust(34), "floor: wall    cpu"]
+    cols += [f"{(n + ' wall'):>8} /floor {'cpu':>8} /floor {'MiB':>6}" for n in names]
     if len(names) == 2:
         cols.append(f"{names[1]}/{names[0]}")
     return "  ".join(cols)
