@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from confgen.site.load import read_document
-from confgen.site.schema import is_valid
+from confgen.site.schema import ecma_regex, is_valid, schema
+from confgen.site.schema_compiled import compile_schema
 from confgen.site.schema_errors import _validator
 from tests.generate import class_policy, make_site
 
@@ -22,6 +23,10 @@ SITE_FILES = [p for p in sorted(ROOT.glob("tests/sites/*/*/site.yaml")) + [ROOT 
 #: Values a mutation puts in place of another: each a type or bound the schema tells apart.
 REPLACEMENTS: list[Any] = [0, 1, -1, 1.0, 2.5, True, False, None, "", "x", "Foo-1", "a b", "a\n", "9618", "x" * 5000,
                            [], ["x"], ["x", "x"], [1, 1.0], [True, 1], {}, {"x": 1}, 10**6, "/abs/path", "relative/path", "FS"]
+
+
+def test_every_keyword_of_the_schema_is_compiled() -> None:
+    compile_schema(schema(), ecma_regex)  # raises ValueError naming a keyword it does not know
 
 
 def jsonschema_valid(data: Any) -> bool:
