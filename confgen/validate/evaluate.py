@@ -21,8 +21,9 @@ EXPRESSION_KNOB = re.compile(
     re.IGNORECASE,
 )
 
-#: Slot ads kept per role for reuse (the checks ask for a few in turn, each many times).
-SLOT_CACHE = 16
+#: Slot ads kept per role for reuse (the checks ask for a few in turn, each many times; each holds the
+#: class's list of OSes, so few: 16 cost 26 MiB at the limits of bounds.py, 4 build 63 ads instead of 57).
+SLOT_CACHE = 4
 
 
 def now() -> int:
@@ -62,14 +63,16 @@ def parse_all(configs: dict[str, RoleConfig], label: str) -> tuple[dict[str, dic
     return parsed, problems
 
 
-def _key(attrs: dict[str, Value]) -> tuple[Any, ...] | None:
-    """A job's attributes as a cache key (typed: True and 1 are equal keys otherwise); None if a value cannot be one."""
-    key = tuple((k, type(v), v) for k, v in attrs.items())
-    try:
-        hash(key)
-    except TypeError:
+def _key(attrs: dict[str, Value]) -> str | None:
+    """A job's attributes as a compact cache key: their repr, which tells True from 1 and "1" from 1;
+    None if a value is not a plain one (its repr might not say all of it). One string, not a tuple of
+    tuples: at the limits of bounds.py the tuples held 22 MiB."""
+    if not all(v is None or type(v) in _PLAIN for v in attrs.values()):
         return None
-    return key
+    return repr(list(attrs.items()))
+
+
+_PLAIN = (str, int, float, bool)
 
 
 def job_ad(attrs: dict[str, Value]) -> classad2.ClassAd:
@@ -131,7 +134,7 @@ class ExecuteRole:
 class SubmitRole:
     config: RoleConfig
     exprs: dict[str, classad2.ExprTree]
-    _accepted: dict[tuple[Any, ...], bool | None] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    _accepted: dict[str, bool | None] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @functools.cached_property
     def _transforms(self) -> list[tuple[classad2.ExprTree | None, list[tuple[str, str, classad2.ExprTree]]]]:
