@@ -1,7 +1,5 @@
 """`python -m confgen`."""
 
-import sys
+from confgen.cli import run
 
-from confgen.cli import main
-
-sys.exit(main())
+run()

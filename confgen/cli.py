@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import traceback
@@ -97,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as exc:
         print(f"confgen: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except OSError as exc:  # the system refused something (disk full, read-only, no file descriptors): not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"confgen: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("confgen: interrupted", file=sys.stderr)
         return 130
@@ -105,6 +110,18 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"confgen: internal error: {type(exc).__name__}: {exc}. This is a bug in confgen; please report it (run again with --traceback for details).", file=sys.stderr)
         return EXIT_BUG
+
+
+def run() -> None:
+    """The command's entry: main(), its output flushed, then the process ends without the interpreter's
+    shutdown (tearing down every imported module costs about as much as checking a small site)."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        sys.exit(code)  # the interpreter reports a failed flush as it always does
+    os._exit(code)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -134,13 +151,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         from confgen.live.command import diff_live
 
         return diff_live(args)
-    from confgen.render import render_site
-    from confgen.site import load_site
-    from confgen.validate import validate
+    from confgen.parser_process import started_early
 
-    site = load_site(Path(args.site), display=args.site)
-    fragments = render_site(site)
-    report = validate(site, fragments, label=getattr(args, "output", "output"))
+    with started_early():  # HTCondor's parser starts while confgen loads and renders the site
+        from confgen.render import render_site
+        from confgen.site import load_site
+        from confgen.validate import validate
+
+        site = load_site(Path(args.site), display=args.site)
+        fragments = render_site(site)
+        report = validate(site, fragments, label=getattr(args, "output", "output"))
     if not report.ok or (args.strict and report.warnings):
         sys.stdout.write(format_report(report.diagnostics, args.format))
         print(f"confgen: {report.summary()}{' (--strict: warnings count)' if report.ok else ''}; nothing was written", file=sys.stderr)

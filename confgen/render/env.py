@@ -15,6 +15,8 @@ from collections.abc import Iterable
 import classad2
 import jinja2
 
+from confgen.render.precompiled import PrecompiledLoader
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -64,7 +66,7 @@ def knob(name: object) -> str:
 @functools.cache
 def make_env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("confgen.render", "templates"),
+        loader=PrecompiledLoader("confgen.render", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

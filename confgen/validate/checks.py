@@ -253,11 +253,11 @@ def _agreement(t: Tally, execute: dict[str, ExecuteRole], submit: SubmitRole) ->
     roles = [(role, role.slot(node_attrs(site))) for role in (execute.get(c.role) for c in site.node_classes) if role is not None]
     for os_name in names:
         job = base_job(site, **{site.job_attribute: os_name})
-        accepted, _ = submit.decide(job)
-        ad = submit.transformed(job)
+        accepted, ad = submit.accepts(job)  # the submit check decided this job already: its verdict is kept
+        if not accepted:  # refused at submit: it never reaches a class, and no class's START is asked
+            continue
         for role, slot in roles:
-            starts = role.eval("START", slot, ad)
-            if accepted and starts is True:
+            if role.eval("START", slot, ad) is True:
                 got = role.eval("SINGULARITY_IMAGE_EXPR", slot, ad)
                 t.expect(got == site.images.get(os_name), ("containers", "images"),
                          f"{role.config.role} starts a job naming {os_name} but gives it the image {got!r}")

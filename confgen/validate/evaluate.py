@@ -21,6 +21,11 @@ EXPRESSION_KNOB = re.compile(
     re.IGNORECASE,
 )
 
+#: Slot ads kept per role for reuse (the checks ask for a few in turn, each many times; each holds the
+#: class's list of OSes, so few: 16 cost 26 MiB at the limits of bounds.py, 4 build 63 ads instead of 57).
+SLOT_CACHE = 4
+
+
 def now() -> int:
     """The clock the expressions see: time() in ClassAd is the wall clock, so sample ads are built from
     it at the moment of the check (a value fixed at import went stale in a long-running process)."""
@@ -58,6 +63,18 @@ def parse_all(configs: dict[str, RoleConfig], label: str) -> tuple[dict[str, dic
     return parsed, problems
 
 
+def _key(attrs: dict[str, Value]) -> str | None:
+    """A job's attributes as a compact cache key: their repr, which tells True from 1 and "1" from 1;
+    None if a value is not a plain one (its repr might not say all of it). One string, not a tuple of
+    tuples: at the limits of bounds.py the tuples held 22 MiB."""
+    if not all(v is None or type(v) in _PLAIN for v in attrs.values()):
+        return None
+    return repr(list(attrs.items()))
+
+
+_PLAIN = (str, int, float, bool)
+
+
 def job_ad(attrs: dict[str, Value]) -> classad2.ClassAd:
     ad = classad2.ClassAd()
     for key, value in attrs.items():
@@ -72,19 +89,37 @@ class ExecuteRole:
     config: RoleConfig
     exprs: dict[str, classad2.ExprTree]
 
+    _slots: dict[tuple[Any, ...], classad2.ClassAd] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    _attrs: list[tuple[str, classad2.ExprTree]] | None = dataclasses.field(default=None, repr=False, compare=False)
+
     def slot(self, extra: dict[str, Value] | None = None, *, dynamic: bool = False, job: dict[str, Value] | None = None) -> classad2.ClassAd:
+        """The slot ad (its STARTD_ATTRS, then `extra`). Built once for equal arguments: the ad is shared,
+        evaluations read it and nothing may change it."""
+        cpus = int((job or {}).get("RequestCpus", 1)) if dynamic else 32
+        items = tuple((extra or {}).items())
+        key = (dynamic, cpus, tuple((k, type(v), v) for k, v in items))  # typed: True and 1 are equal keys otherwise
+        try:
+            return self._slots[key]
+        except TypeError:  # a value that cannot be a key (a list): built each time
+            return self._build_slot(items, dynamic, cpus)
+        except KeyError:
+            if len(self._slots) >= SLOT_CACHE:  # an ad holds the class's list of OSes: keep few
+                del self._slots[next(iter(self._slots))]
+            ad = self._slots[key] = self._build_slot(items, dynamic, cpus)
+            return ad
+
+    def _build_slot(self, items: tuple[tuple[str, Value], ...], dynamic: bool, cpus: int) -> classad2.ClassAd:
         ad = classad2.ClassAd()
         base: dict[str, Value] = {"PartitionableSlot": not dynamic, "DynamicSlot": dynamic,
                                   "SlotType": "Dynamic" if dynamic else "Partitionable",
-                                  "Cpus": int((job or {}).get("RequestCpus", 1)) if dynamic else 32,
-                                  "Memory": 128000, "Disk": 10**9}
+                                  "Cpus": cpus, "Memory": 128000, "Disk": 10**9}
         for key, value in base.items():
             ad[key] = value
-        for attr in startd_attrs(self.config):
-            expr = self.exprs.get(attr.upper())
-            if expr is not None:
-                ad[attr] = expr
-        for key, value in (extra or {}).items():
+        if self._attrs is None:
+            self._attrs = [(attr, expr) for attr in startd_attrs(self.config) if (expr := self.exprs.get(attr.upper())) is not None]
+        for attr, expr in self._attrs:
+            ad[attr] = expr
+        for key, value in items:
             ad[key] = value
         return ad
 
@@ -99,6 +134,7 @@ class ExecuteRole:
 class SubmitRole:
     config: RoleConfig
     exprs: dict[str, classad2.ExprTree]
+    _accepted: dict[str, bool | None] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @functools.cached_property
     def _transforms(self) -> list[tuple[classad2.ExprTree | None, list[tuple[str, str, classad2.ExprTree]]]]:
@@ -141,7 +177,25 @@ class SubmitRole:
 
     def decide(self, attrs: dict[str, Value]) -> tuple[bool | None, str]:
         """(accepted, reason) as the schedd decides; accepted is None if a requirement is not boolean."""
+        accepted, reason = self._requirements_met(self.transformed(attrs))
+        key = _key(attrs)
+        if key is not None:
+            self._accepted[key] = accepted
+        return accepted, reason
+
+    def accepts(self, attrs: dict[str, Value]) -> tuple[bool | None, classad2.ClassAd]:
+        """decide()'s verdict without its reason, and the transformed job. The requirements, as long as the
+        site's list of OSes, are evaluated once for equal jobs (several checks submit the same sample job);
+        only the verdict is kept (a refusal's reason lists the OSes: one per job made memory quadratic)."""
         job = self.transformed(attrs)
+        key = _key(attrs)
+        if key is None or key not in self._accepted:
+            accepted, _ = self._requirements_met(job)
+            if key is not None:
+                self._accepted[key] = accepted
+        return self._accepted[key] if key is not None else accepted, job
+
+    def _requirements_met(self, job: classad2.ClassAd) -> tuple[bool | None, str]:
         schedd = classad2.ClassAd()
         for name in self._requirements:
             expr = self.exprs.get(f"SUBMIT_REQUIREMENT_{name}".upper())

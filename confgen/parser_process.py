@@ -1,0 +1,70 @@
+"""The process that runs HTCondor's config parser (confgen/validate/_child.py): its command line, and
+starting it early so that its interpreter start and `import htcondor2` overlap confgen's own loading
+and rendering. Standard library only: imported before the pipeline's heavy modules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+#: The child script; run by path (not `-m confgen...`), so that it imports nothing of confgen.
+CHILD_SCRIPT = Path(__file__).resolve().parent / "validate" / "_child.py"
+
+_started: subprocess.Popen[bytes] | None = None
+_started_env: dict[str, str] | None = None
+
+
+def child_command() -> list[str]:
+    """The argv of the parser's child: this interpreter, the script's directory not on sys.path (-P)."""
+    return [sys.executable, "-P", str(CHILD_SCRIPT)]
+
+
+def child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.lower().startswith("_condor_")}
+
+
+def spawn(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A parser child with environment `env` (default child_env()): the one started early if it has that
+    environment (another, e.g. the wheel of the site's HTCondor series first on PYTHONPATH, needs a new
+    child), else a new one."""
+    global _started
+    wanted = child_env() if env is None else env
+    proc, _started = _started, None
+    if proc is not None and proc.poll() is None and _started_env == wanted:
+        return proc
+    if proc is not None:
+        _discard(proc)
+    return subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=wanted)
+
+
+@contextmanager
+def started_early() -> Iterator[None]:
+    """Start a parser child now, for the first spawn() inside the block; one left unused is ended at its end.
+    Failing to start it early changes nothing: spawn() starts one then and reports what goes wrong."""
+    global _started, _started_env
+    try:
+        _started_env = child_env()
+        _started = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_started_env)
+    except OSError:
+        _started = None
+    try:
+        yield
+    finally:
+        proc, _started = _started, None
+        if proc is not None:
+            _discard(proc)
+
+
+def _discard(proc: subprocess.Popen[bytes]) -> None:
+    """End an unused child at once (it may still be importing htcondor2: nothing to lose) and reap it."""
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            with suppress(OSError):
+                stream.close()
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()

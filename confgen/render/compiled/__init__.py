@@ -1,0 +1,1 @@
+"""Templates compiled by scripts/compile_templates.py; see confgen/render/precompiled.py."""
