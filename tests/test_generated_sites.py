@@ -9,8 +9,11 @@ from confgen.render import render_site
 from confgen.render.expressions import MAX_CHAIN_DEPTH
 from confgen.site import load_site
 from confgen.validate import validate
+from confgen.validate.checks import base_job, node_attrs
+from confgen.validate.evaluate import ExecuteRole, SubmitRole
 from confgen.validate.parser import load_roles
 from tests.generate import dump, make_site
+from tests.test_runtime_and_health import loaded
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -61,3 +64,35 @@ def test_rendering_is_deterministic_and_ignores_key_order(tmp_path):  # type: ig
     first = render_site(load_site(a, display="site.yaml"))
     assert first == render_site(load_site(a, display="site.yaml"))
     assert first == render_site(load_site(b, display="site.yaml"))
+
+
+@pytest.mark.parametrize("n_os", [MAX_CHAIN_DEPTH, MAX_CHAIN_DEPTH + 1])
+def test_the_os_clauses_accept_exactly_the_offered_names_in_the_list_and_the_record_form(n_os: int) -> None:
+    """START's OS clause and the submit requirement scan a list up to MAX_CHAIN_DEPTH OSes and look a name
+    up in a record beyond (constant cost: a list scan per checked OS made `check` quadratic in OS images).
+    Both forms: every offered name exactly, never another case, an unknown name, a number or an error."""
+    raw = make_site(2000 + n_os, n_os=n_os)
+    offered = sorted(raw["containers"]["images"])
+    raw["node_classes"] = {"wide": {"interactive": "allowed", "gpus": True}, "narrow": {"interactive": "allowed", "images": [raw["containers"]["default"]]}}
+    model, _, configs, parsed = loaded(raw)
+    attribute = raw["containers"]["job_attribute"]
+    submit = SubmitRole(configs["submit"], parsed["submit"])
+    scans = any(f"identicalMember(TARGET.{attribute}," in (configs["submit"].get(f"SUBMIT_REQUIREMENT_{n}") or "")
+                for n in submit.requirement_names())
+    assert scans is (n_os <= MAX_CHAIN_DEPTH)
+    wide = ExecuteRole(configs["execute-wide"], parsed["execute-wide"])
+    narrow = ExecuteRole(configs["execute-narrow"], parsed["execute-narrow"])
+    slot = {id(role): role.slot(node_attrs(model)) for role in (wide, narrow)}
+    samples = [offered[0], offered[len(offered) // 2], offered[-1]]
+    for name in samples:
+        job = base_job(model, **{attribute: name})
+        assert submit.decide(job)[0] is True, name
+        assert wide.eval("START", slot[id(wide)], submit.transformed(job)) is True, name
+        assert narrow.eval("START", slot[id(narrow)], submit.transformed(job)) is (name == raw["containers"]["default"]), name
+    for wrong in [samples[0].swapcase(), samples[-1].upper(), samples[1] + "x", "NoSuchOS", 7]:
+        job = base_job(model, **{attribute: wrong})
+        assert submit.decide(job)[0] is False, wrong
+        assert wide.eval("START", slot[id(wide)], submit.transformed(job)) is False, wrong
+    broken = submit.transformed(base_job(model))
+    broken[attribute] = classad2.ExprTree("1/0")  # an attribute that evaluates to an error
+    assert wide.eval("START", slot[id(wide)], broken) is False

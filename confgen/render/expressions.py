@@ -16,6 +16,17 @@ OFFERED = "SiteOfferedOS"
 NODE_CLASS = "SiteNodeClass"
 
 
+def os_member(ref: str, names: list[str] | tuple[str, ...], listed: str | None = None) -> str:
+    """`ref` is exactly one of `names` (case-sensitive, strict boolean). A list is scanned name by name,
+    so beyond MAX_CHAIN_DEPTH names a constant-cost record lookup is used instead: the record ignores
+    case, `is` then compares the name found with the job's exactly. `listed` is an attribute holding
+    the same names as a list, used by the scan."""
+    if len(names) <= MAX_CHAIN_DEPTH:
+        return f"identicalMember({ref}, {listed or classad_list(list(names))})"
+    entries = "; ".join(f"'{name}' = {classad(name)}" for name in names)
+    return f"(isString({ref}) && (([{entries}][{ref}]) is {ref}))"
+
+
 def image_macro(os_name: str) -> str:
     return f"{os_name.upper()}_DEFAULT_IMAGE"
 
@@ -54,7 +65,7 @@ def bind_list(site: Site) -> str:
 
 def start_os(site: Site, cls: NodeClass) -> str:
     attr = f"TARGET.{site.job_attribute}"
-    named = f"identicalMember({attr}, MY.{OFFERED})"
+    named = os_member(attr, cls.images, f"MY.{OFFERED}")
     if site.default_os in cls.images:
         return f"(isUndefined({attr}) || {named})"
     return f"({named})"
@@ -94,7 +105,7 @@ def shown(ref: str) -> str:
 def requirement_os(site: Site) -> tuple[str, str]:
     attr = f"TARGET.{site.job_attribute}"
     offered = site.offered_anywhere()
-    expr = f"(isUndefined({attr}) || identicalMember({attr}, {classad_list(offered)}))"
+    expr = f"(isUndefined({attr}) || {os_member(attr, offered)})"
     reason = (f'strcat("{site.job_attribute} = ", {shown(attr)}, '
               f'{classad(" is not an OS of this pool; set " + site.job_attribute + " to one of: " + ", ".join(offered) + " (names are case-sensitive)")})')
     return expr, reason

@@ -41,12 +41,17 @@ class Document:
     keys: dict[PathKey, tuple[int, int]]
     #: The text of plain scalars that are not strings (numbers, booleans), as written.
     literals: dict[PathKey, str] = dataclasses.field(default_factory=dict)
+    #: digest(), computed once: every generated file's first line names it (one file per OS image, too).
+    _digest: str | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def digest(self) -> str:
         """The site's content, as 16 hex digits of SHA-256 over its data in canonical JSON (sorted
-        keys): comments, layout and key order do not change it, any value does."""
-        canonical = json.dumps(self.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+        keys): comments, layout and key order do not change it, any value does. The data is not
+        changed after loading, so it is computed once."""
+        if self._digest is None:
+            canonical = json.dumps(self.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+            self._digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+        return self._digest
 
     def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
         """Position of `path`, or of its nearest ancestor that has one."""
