@@ -10,12 +10,10 @@ with the example."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from confgen.render import render_site
 from confgen.render.runtime import GRACE_S
 from confgen.site.model import Site
 from tests import unambiguous_yaml
@@ -23,7 +21,7 @@ from tests.conftest import site_from_text
 from tests.pool.chroot import SUBMITTER, Root, wait_for
 from tests.pool.pool import Pool, wait_job
 from tests.pool.test_loopback_pool import better_analyze, description, submit_ok
-from tests.pool.test_reboot_draining import DUE_DIR, OVERRIDES, REBOOT_STANDIN, drain_window, node_where, slot_of
+from tests.pool.test_reboot_draining import DUE_DIR, drain_window, node_where, reboot_pool, slot_of
 
 SITE = {
     "site": {"name": "HRS", "uid_domain": "hours.example", "central_managers": ["head.hours.example"]},
@@ -44,18 +42,7 @@ def site() -> Site:
 
 @pytest.fixture(scope="module")
 def pool(root: Root, site: Site) -> Iterator[Pool]:
-    root.kill_all()
-    the_pool = Pool(root, render_site(site))
-    the_pool.overrides = dict(OVERRIDES)
-    try:
-        the_pool.start_central_and_submit()
-        root.write(site.reboots["check"] if site.reboots else "", REBOOT_STANDIN, 0o755)
-        shutil.rmtree(root.host(DUE_DIR), ignore_errors=True)
-        root.host(DUE_DIR).mkdir(parents=True)
-        the_pool.start_execute(site.node_classes[0].role, name=NODE, extra=f"STARTD_CRON_REBOOT_ARGS = {NODE}\n")
-        yield the_pool
-    finally:
-        root.kill_all()
+    yield from reboot_pool(root, site, (NODE,))
 
 
 def job(site: Site, hours: int, sleep: int) -> str:

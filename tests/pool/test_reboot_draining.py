@@ -69,8 +69,9 @@ def site() -> Site:
     return site_from_text(unambiguous_yaml.dump(SITE, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def pool(root: Root, site: Site) -> Iterator[Pool]:
+def reboot_pool(root: Root, site: Site, nodes: tuple[str, ...]) -> Iterator[Pool]:
+    """The rendered pool with OVERRIDES, the stand-in reboot check (no reboot due yet), and one startd
+    per name in `nodes`, all of the site's first class."""
     root.kill_all()
     the_pool = Pool(root, render_site(site))
     the_pool.overrides = dict(OVERRIDES)
@@ -79,11 +80,16 @@ def pool(root: Root, site: Site) -> Iterator[Pool]:
         root.write(site.reboots["check"] if site.reboots else "", REBOOT_STANDIN, 0o755)
         shutil.rmtree(root.host(DUE_DIR), ignore_errors=True)  # no reboot is due until the test says so
         root.host(DUE_DIR).mkdir(parents=True)
-        for node in NODES:
+        for node in nodes:
             start_node(the_pool, site, node)
         yield the_pool
     finally:
         root.kill_all()
+
+
+@pytest.fixture(scope="module")
+def pool(root: Root, site: Site) -> Iterator[Pool]:
+    yield from reboot_pool(root, site, NODES)
 
 
 def start_node(pool: Pool, site: Site, node: str) -> None:
