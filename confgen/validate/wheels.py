@@ -26,7 +26,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 
 Series = tuple[int, int]
@@ -48,8 +47,11 @@ _CHILD_PATH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("confg
 
 
 def pinned() -> Wheel:
-    """The wheel installed with confgen."""
-    version = metadata.version("htcondor")
+    """The wheel installed with confgen (classad2 says which: importing importlib.metadata to ask cost
+    10 ms of every check)."""
+    import classad2  # the checks import it anyway
+
+    version = classad2.version()
     return Wheel(series_of(version), version)
 
 
