@@ -78,9 +78,10 @@ def test_defrags_cycle_never_takes_more_than_the_cap_only_with_one_drain_per_cyc
     assert (most <= 2) is (per_cycle == 1)
 
 
-def slot_states(role: ExecuteRole, **attrs: Any) -> classad2.ClassAd:
+def slot_states(role: ExecuteRole, *, dynamic: bool = False, **attrs: Any) -> classad2.ClassAd:
     now = int(time.time())
-    return role.slot({"RebootNeeded": True, "RebootNeededSince": now - 3600, "SiteBootTime": now - 86400, "SiteRebootDelay": 0, **attrs})
+    return role.slot({"RebootNeeded": True, "RebootNeededSince": now - 3600, "SiteBootTime": now - 86400, "SiteRebootDelay": 0, **attrs},
+                     dynamic=dynamic)
 
 
 def test_defrag_selects_only_due_nodes_of_its_own_class_and_counts_draining_and_drained() -> None:
@@ -120,9 +121,7 @@ def test_a_node_gone_for_its_reboot_stays_absent_and_counts_against_its_class_on
         assert keep.eval(scope=draining, target=no_job) is True and keep.eval(scope=drained, target=no_job) is True
         assert keep.eval(scope=due, target=no_job) is False  # a node not taken for a reboot goes away as before
         assert keep.eval(scope=slot_states(role, RebootNeeded=False), target=no_job) is False
-        dynamic = role.slot({"RebootNeeded": True, "RebootNeededSince": int(time.time()) - 3600, "SiteRebootDelay": 0, "Draining": True},
-                            dynamic=True)
-        assert keep.eval(scope=dynamic, target=no_job) is False  # it would count the node after it came back
+        assert keep.eval(scope=slot_states(role, dynamic=True, Draining=True), target=no_job) is False  # it would count the node after it came back
         gone = slot_states(role, LastDrainStopTime=int(time.time()) - 5, Absent=True)
         for other, k in knobs.items():
             taken = classad2.ExprTree(k["DEFRAG_WHOLE_MACHINE_EXPR"])

@@ -16,6 +16,12 @@ OFFERED = "SiteOfferedOS"
 NODE_CLASS = "SiteNodeClass"
 
 
+def record(entries: dict[str, str]) -> str:
+    """A ClassAd record literal, name -> expression text; names are quoted ('name'), so an OS named like a
+    reserved word (True, Error, Parent) is still an attribute. Lookup in it ignores case."""
+    return "[" + "; ".join(f"'{name}' = {expr}" for name, expr in entries.items()) + "]"
+
+
 def os_member(ref: str, names: list[str] | tuple[str, ...], listed: str | None = None) -> str:
     """`ref` is exactly one of `names` (case-sensitive, strict boolean). A list is scanned name by name,
     so beyond MAX_CHAIN_DEPTH names a constant-cost record lookup is used instead: the record ignores
@@ -23,8 +29,7 @@ def os_member(ref: str, names: list[str] | tuple[str, ...], listed: str | None =
     the same names as a list, used by the scan."""
     if len(names) <= MAX_CHAIN_DEPTH:
         return f"identicalMember({ref}, {listed or classad_list(list(names))})"
-    entries = "; ".join(f"'{name}' = {classad(name)}" for name in names)
-    return f"(isString({ref}) && (([{entries}][{ref}]) is {ref}))"
+    return f"(isString({ref}) && (({record({name: classad(name) for name in names})}[{ref}]) is {ref}))"
 
 
 def image_macro(os_name: str) -> str:
@@ -49,8 +54,8 @@ def image_record(site: Site, cls: NodeClass) -> str:
 
     Record lookup ignores case; the site checks refuse OS names equal but for case, and START and
     the submit requirement compare names case-sensitively, so no job gets an image it did not name."""
-    entries = "; ".join(f"'{os_name}' = \"$({image_macro(os_name)})\"" for os_name in cls.images)
-    return f'([{entries}][TARGET.{site.job_attribute}]) ?: "$({image_macro(site.default_os)})"'
+    entries = record({os_name: f'"$({image_macro(os_name)})"' for os_name in cls.images})
+    return f'({entries}[TARGET.{site.job_attribute}]) ?: "$({image_macro(site.default_os)})"'
 
 
 def singularity_job(site: Site) -> str:

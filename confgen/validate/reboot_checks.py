@@ -54,10 +54,15 @@ def _expr(config: RoleConfig, knob: str) -> classad2.ExprTree | None:
     return classad2.ExprTree(text) if text else None
 
 
+def due_attrs(site: Site) -> dict[str, Any]:
+    """A node whose reboot check has said for an hour that a reboot is due, with no delay left."""
+    return {**node_attrs(site), "RebootNeeded": True, "RebootNeededSince": now() - 3600, "SiteRebootDelay": 0}
+
+
 def node_states(site: Site, role: ExecuteRole) -> dict[str, classad2.ClassAd]:
     """Slot ads of one class's node: not due, due, draining, drained and waiting for its reboot."""
     base = node_attrs(site)
-    due = {**base, "RebootNeeded": True, "RebootNeededSince": now() - 3600, "SiteRebootDelay": 0}
+    due = due_attrs(site)
     return {
         "not due": role.slot(base),
         "due": role.slot(due),
@@ -113,8 +118,7 @@ def absent_checks(t: Tally, cm: RoleConfig, execute: dict[str, ExecuteRole]) -> 
             got = keep.eval(scope=slot, target=NO_JOB)
             want = state in ("draining", "drained")
             t.expect(got is want, where, f"ABSENT_REQUIREMENTS for a {state} node of class {cls.name} going away is {got!r}, expected {want}")
-        dynamic = role.slot({**node_attrs(t.site), "RebootNeeded": True, "RebootNeededSince": now() - 3600, "SiteRebootDelay": 0,
-                             "Draining": True}, dynamic=True)
+        dynamic = role.slot({**due_attrs(t.site), "Draining": True}, dynamic=True)
         got = keep.eval(scope=dynamic, target=NO_JOB)
         t.expect(got is False, where, f"ABSENT_REQUIREMENTS keeps a dynamic slot of a draining {cls.name} node: {got!r}; "
                                       f"it would count the node after it came back")
@@ -220,7 +224,7 @@ def execute_checks(t: Tally, cls: NodeClass, role: ExecuteRole, submit: SubmitRo
         if not isinstance(ends, int):
             continue
         for left, want in ((ends + SLACK_S, True), (ends - SLACK_S, False)):
-            slot = role.slot({**node_attrs(site), "RebootNeeded": True, "RebootNeededSince": now() - 3600, "SiteRebootDelay": 0,
+            slot = role.slot({**due_attrs(site),
                               "Draining": True, "ExpectedMachineGracefulDrainingCompletion": now() + left})
             want = want and policy_allows(site, cls, plain(**attrs), slot)
             for knob, expr in starts.items():
