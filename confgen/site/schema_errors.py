@@ -141,6 +141,9 @@ def _message(error: ValidationError, literal: str | None = None) -> str:
     if error.validator == "type" and _listed(error.validator_value) == ["string"] and literal is not None:
         kind = "a boolean" if isinstance(error.instance, bool) else "a number" if isinstance(error.instance, int | float) else "no string"
         return f'{literal} is {kind} where a string is meant; write "{literal}" (quoted) for the string'
+    if error.validator == "type" and _listed(error.validator_value) == ["boolean"]:
+        written = literal or repr(error.instance)
+        return f"{written} is not a boolean; write true or false (unquoted)"
     if error.validator == "pattern":
         what = error.schema.get("description") if isinstance(error.schema, dict) else None
         said = f"{error.instance!r} is not {what[0].lower()}{what[1:].rstrip('.')}" if what else \
