@@ -10,6 +10,7 @@ stops both, unset or True changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -135,8 +136,8 @@ def test_the_switch_stops_new_jobs_and_unset_starts_them(loaded) -> None:  # typ
         assert start(role, site, ad) is True, role_name
         assert start(role, site, ad, **{name: False}) is False, role_name
         assert start(role, site, ad, **{name: True}) is True, role_name
-        unset = role.slot(node_attrs(site))
-        del unset[name]
+        unset = role.slot(node_attrs(site), without=name)
+        assert name not in unset and name in role.slot(node_attrs(site)), role_name  # the shared ad is not changed
         assert role.eval("START", unset, ad) is True, role_name
         config = configs[role_name]
         assert config.get("STARTD.SETTABLE_ATTRS_ADMINISTRATOR") == name
@@ -145,6 +146,21 @@ def test_the_switch_stops_new_jobs_and_unset_starts_them(loaded) -> None:  # typ
         assert (config.get("ENABLE_RUNTIME_CONFIG") or "").lower() == "false"
         assert config.get("ALLOW_CONFIG") is None
         assert (config.get("PERSISTENT_CONFIG_DIR") or "").startswith("/")
+
+
+def test_check_fails_a_start_that_treats_the_switch_unset_as_off(loaded) -> None:  # type: ignore[no-untyped-def]
+    """A node whose switch was never set (a fresh install) must start jobs; a START that reads unset as
+    False stops the whole pool until an admin sets it everywhere. The check compares START with the switch
+    unset against START with it True, on ads of its own (a shared slot ad changed in place made both the
+    same ad, and the check could not fail)."""
+    raw, site, fragments, _, _ = loaded
+    name = raw["admin_switch"]["attribute"]
+    rendered = f"(MY.{name} =!= False)"
+    assert any(rendered in f.text for f in fragments)
+    broken = [dataclasses.replace(f, text=f.text.replace(rendered, f"(MY.{name} =?= True)")) for f in fragments]
+    messages = [d.message for d in validate(site, broken).errors]
+    assert any(f"with {name} unset" in m and "unset must start jobs" in m for m in messages), messages
+    assert not any("= False for the job" in m for m in messages), messages  # False still stops every job
 
 
 @pytest.mark.parametrize("text", [

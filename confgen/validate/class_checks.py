@@ -63,8 +63,7 @@ def _switch(t: Tally, cls: NodeClass, role: ExecuteRole, node: dict[str, Any], j
     where = ("admin_switch",) if "admin_switch" in site.doc.data else ("node_classes", cls.name)
     on = role.slot(node)
     t.expect(on.get(name) is True, where, f"{cls.role} does not publish the admin switch {name} = True (got {on.get(name)!r})")
-    unset = role.slot(node)
-    del unset[name]
+    unset = role.slot(node, without=name)
     off = role.slot({**node, name: False})
     for job in jobs:
         ad = job_ad(job)

@@ -92,23 +92,25 @@ class ExecuteRole:
     _slots: dict[tuple[Any, ...], classad2.ClassAd] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     _attrs: list[tuple[str, classad2.ExprTree]] | None = dataclasses.field(default=None, repr=False, compare=False)
 
-    def slot(self, extra: dict[str, Value] | None = None, *, dynamic: bool = False, job: dict[str, Value] | None = None) -> classad2.ClassAd:
-        """The slot ad (its STARTD_ATTRS, then `extra`). Built once for equal arguments: the ad is shared,
-        evaluations read it and nothing may change it."""
+    def slot(self, extra: dict[str, Value] | None = None, *, dynamic: bool = False, job: dict[str, Value] | None = None,
+             without: str | None = None) -> classad2.ClassAd:
+        """The slot ad (its STARTD_ATTRS, then `extra`; the attribute `without` left out, as on a node that
+        does not publish it). Built once for equal arguments: the ad is shared, evaluations read it and
+        nothing may change it (ask for another ad instead)."""
         cpus = int((job or {}).get("RequestCpus", 1)) if dynamic else 32
         items = tuple((extra or {}).items())
-        key = (dynamic, cpus, tuple((k, type(v), v) for k, v in items))  # typed: True and 1 are equal keys otherwise
+        key = (dynamic, cpus, without, tuple((k, type(v), v) for k, v in items))  # typed: True and 1 are equal keys otherwise
         try:
             return self._slots[key]
         except TypeError:  # a value that cannot be a key (a list): built each time
-            return self._build_slot(items, dynamic, cpus)
+            return self._build_slot(items, dynamic, cpus, without)
         except KeyError:
             if len(self._slots) >= SLOT_CACHE:  # an ad holds the class's list of OSes: keep few
                 del self._slots[next(iter(self._slots))]
-            ad = self._slots[key] = self._build_slot(items, dynamic, cpus)
+            ad = self._slots[key] = self._build_slot(items, dynamic, cpus, without)
             return ad
 
-    def _build_slot(self, items: tuple[tuple[str, Value], ...], dynamic: bool, cpus: int) -> classad2.ClassAd:
+    def _build_slot(self, items: tuple[tuple[str, Value], ...], dynamic: bool, cpus: int, without: str | None = None) -> classad2.ClassAd:
         ad = classad2.ClassAd()
         base: dict[str, Value] = {"PartitionableSlot": not dynamic, "DynamicSlot": dynamic,
                                   "SlotType": "Dynamic" if dynamic else "Partitionable",
@@ -121,6 +123,8 @@ class ExecuteRole:
             ad[attr] = expr
         for key, value in items:
             ad[key] = value
+        if without is not None and without in ad:
+            del ad[without]
         return ad
 
     def eval(self, knob: str, slot: classad2.ClassAd, job: classad2.ClassAd) -> Value:
