@@ -37,7 +37,7 @@ def spawn(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     if proc is not None and proc.poll() is None and _started_env == wanted:
         return proc
     if proc is not None:
-        _discard(proc)
+        discard(proc)
     return subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=wanted)
 
 
@@ -56,10 +56,10 @@ def started_early() -> Iterator[None]:
     finally:
         proc, _started = _started, None
         if proc is not None:
-            _discard(proc)
+            discard(proc)
 
 
-def _discard(proc: subprocess.Popen[bytes]) -> None:
+def discard(proc: subprocess.Popen[bytes]) -> None:
     """End an unused child at once (it may still be importing htcondor2: nothing to lose) and reap it."""
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None:

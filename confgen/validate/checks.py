@@ -9,6 +9,8 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+import classad2
+
 from confgen.diagnostics import Diagnostic
 from confgen.hub import description as notebook
 from confgen.hub import options as hub
@@ -97,9 +99,11 @@ def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole |
     for cls in site.node_classes:
         role = execute.get(cls.role)
         if role is not None:
-            _images(tally, cls, role)
-            _start_matrix(tally, cls, role)
-            check_class_policy(tally, cls, role, node_attrs(site), _samples(site, cls))
+            # The sample jobs' ads, built once: every health state and slot kind evaluates the same jobs.
+            samples = [(job, job_ad(job)) for job in _samples(site, cls)]
+            _images(tally, cls, role, samples)
+            _start_matrix(tally, cls, role, samples)
+            check_class_policy(tally, cls, role, node_attrs(site), samples)
     if submit is not None:
         _submit_policy(tally, submit)
         _agreement(tally, execute, submit)
@@ -143,7 +147,7 @@ def _notebooks(t: Tally, options: dict[str, Any], execute: dict[str, ExecuteRole
             t.expect(got == site.images[choice.os], where, f"on {cls.role} the notebook {corner} gets the image {got!r}, expected {site.images[choice.os]!r}")
 
 
-def _images(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
+def _images(t: Tally, cls: NodeClass, role: ExecuteRole, samples: list[tuple[dict[str, Any], classad2.ClassAd]]) -> None:
     site, attr = t.site, t.site.job_attribute
     slot = role.slot(node_attrs(site))
     where = ("node_classes", cls.name)
@@ -155,8 +159,8 @@ def _images(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
     t.expect(got == site.images[site.default_os], ("containers", "default"),
              f"on {cls.role} a job naming no OS gets the image {got!r}, expected the default {site.images[site.default_os]!r}")
     t.expect(role.config.get(OFFERED) is not None, where, f"{cls.role} does not advertise {OFFERED}")
-    for job in _samples(site, cls):
-        got = role.eval("SINGULARITY_JOB", slot, job_ad(job))
+    for job, ad in samples:
+        got = role.eval("SINGULARITY_JOB", slot, ad)
         want = True if site.all_jobs else attr in job
         t.expect(got is want, ("containers", "all_jobs"), f"on {cls.role} SINGULARITY_JOB is {got!r} for the job {job}, expected {want}")
     offered = set(cls.images)
@@ -185,14 +189,15 @@ def _samples(site: Site, cls: NodeClass) -> list[dict[str, Any]]:
     return jobs
 
 
-def _start_matrix(t: Tally, cls: NodeClass, role: ExecuteRole) -> None:
+def _start_matrix(t: Tally, cls: NodeClass, role: ExecuteRole, samples: list[tuple[dict[str, Any], classad2.ClassAd]]) -> None:
     site = t.site
     healths = list(HEALTH_STATES) if site.health_script else ["healthy"]
-    for health, job in itertools.product(healths, _samples(site, cls)):
-        for dynamic in (False, True):
-            slot = role.slot(node_attrs(site, health), dynamic=dynamic, job=job)
-            want = expected_start(site, cls, job, health) and policy_allows(site, cls, job, slot)
-            got = role.eval("START", slot, job_ad(job))
+    for health in healths:
+        node = node_attrs(site, health)
+        for (job, ad), dynamic in itertools.product(samples, (False, True)):
+            slot = role.slot(node, dynamic=dynamic, job=job)
+            want = expected_start(site, cls, job, health) and policy_allows(site, cls, job, slot, ad)
+            got = role.eval("START", slot, ad)
             kind = "dynamic" if dynamic else "partitionable"
             t.expect(got is want, ("node_classes", cls.name),
                      f"{cls.role} ({health}, {kind} slot): START is {got!r} for the job {job}, expected {want}")

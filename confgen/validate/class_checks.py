@@ -24,13 +24,14 @@ def requests_gpus(job: dict[str, Any]) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def policy_allows(site: Site, cls: NodeClass, job: dict[str, Any], slot: classad2.ClassAd) -> bool:
-    """What the class policy and the switch decide for `job` on `slot` (the rest of START aside)."""
+def policy_allows(site: Site, cls: NodeClass, job: dict[str, Any], slot: classad2.ClassAd, ad: classad2.ClassAd | None = None) -> bool:
+    """What the class policy and the switch decide for `job` (whose ad is `ad`, if built) on `slot` (the
+    rest of START aside)."""
     if cls.only_gpu_jobs and not requests_gpus(job):
         return False
     if cls.start is not None:
         tree, _ = parse_clause(cls.start)
-        if tree is None or tree.eval(scope=slot, target=job_ad(job)) is not True:
+        if tree is None or tree.eval(scope=slot, target=job_ad(job) if ad is None else ad) is not True:
             return False
     return slot.get(site.switch_attribute) is not False
 
@@ -40,7 +41,7 @@ def fitting_job(site: Site, cls: NodeClass, job: dict[str, Any]) -> dict[str, An
     return {**job, "RequestGPUs": 1} if cls.only_gpu_jobs else job
 
 
-def check_class_policy(t: Tally, cls: NodeClass, role: ExecuteRole, node: dict[str, Any], jobs: list[dict[str, Any]]) -> None:
+def check_class_policy(t: Tally, cls: NodeClass, role: ExecuteRole, node: dict[str, Any], jobs: list[tuple[dict[str, Any], classad2.ClassAd]]) -> None:
     site = t.site
     where = ("node_classes", cls.name)
     slot = role.slot(node)
@@ -56,7 +57,7 @@ def check_class_policy(t: Tally, cls: NodeClass, role: ExecuteRole, node: dict[s
     _switch(t, cls, role, node, jobs)
 
 
-def _switch(t: Tally, cls: NodeClass, role: ExecuteRole, node: dict[str, Any], jobs: list[dict[str, Any]]) -> None:
+def _switch(t: Tally, cls: NodeClass, role: ExecuteRole, node: dict[str, Any], jobs: list[tuple[dict[str, Any], classad2.ClassAd]]) -> None:
     """The switch False stops every job; True and unset change nothing."""
     site = t.site
     name = site.switch_attribute
@@ -65,8 +66,7 @@ def _switch(t: Tally, cls: NodeClass, role: ExecuteRole, node: dict[str, Any], j
     t.expect(on.get(name) is True, where, f"{cls.role} does not publish the admin switch {name} = True (got {on.get(name)!r})")
     unset = role.slot(node, without=name)
     off = role.slot({**node, name: False})
-    for job in jobs:
-        ad = job_ad(job)
+    for job, ad in jobs:
         started = role.eval("START", on, ad)
         got = role.eval("START", unset, ad)
         t.expect(got is started, where, f"{cls.role}: START is {got!r} with {name} unset, {started!r} with it True, for the job {job}; unset must start jobs")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import re
 import selectors
+import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from confgen import parser_process
@@ -70,42 +72,72 @@ def load_roles(fragments: list[Fragment], outdir_label: str = "output", timeout:
 
     With `subsystems` (role -> daemon subsystems), only those roles are loaded, once as each daemon reads
     them (its `SUBSYS.`-prefixed knobs applied); the result is keyed `<role>@<SUBSYS>`."""
-    return _load(fragments, outdir_label, timeout, {k.upper() for k in also_read}, list_all=False, subsystems=subsystems)
+    with start(fragments, outdir_label, timeout, also_read, subsystems=subsystems) as parsing:
+        return parsing.result()
 
 
 def knob_names(fragments: list[Fragment], label: str, timeout: float = ROLE_TIMEOUT) -> dict[str, set[str]]:
     """Role -> the upper-case name of every knob HTCondor has after reading it (its defaults, and
     what `use` lines set, included)."""
-    configs, problems = _load(fragments, label, timeout, set(), list_all=True)
+    with start(fragments, label, timeout, list_all=True) as parsing:
+        configs, problems = parsing.result()
     if problems:
         raise ValueError("; ".join(p.message for p in problems))
     return {role: {k.upper() for k in json.loads(c.knobs.pop(ALL_KNOBS) or "[]") if not k.upper().startswith(PROBE_PREFIX)}
             for role, c in configs.items()}
 
 
-def _load(fragments: list[Fragment], outdir_label: str, timeout: float, also_read: set[str], list_all: bool,
-          subsystems: dict[str, tuple[str, ...]] | None = None) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
-    by_role: dict[str, list[Fragment]] = {}
-    for frag in htcondor_roles(fragments):
-        if subsystems is not None and frag.role not in subsystems:
-            continue
-        by_role.setdefault(frag.role, []).append(frag)
-    problems: list[Diagnostic] = []
-    sizes = {role: sum(len(f.text.encode()) for f in frags) for role, frags in by_role.items()}
-    for role, size in sorted(sizes.items()):
-        if size > MAX_ROLE_BYTES:  # checked before any parser runs: it would take minutes and gigabytes
-            problems.append(Diagnostic(f"{outdir_label}/{role}", 0, 0, "",
-                                       f"this role is {size:,} bytes of configuration; HTCondor's config parser is given at most "
-                                       f"{MAX_ROLE_BYTES:,}: render fewer OS images or binds into it", "htcondor"))
-            del by_role[role]
-    with tempfile.TemporaryDirectory(prefix="confgen-check-", dir=staging_dir()) as tmp:
-        jobs, origins = _stage(Path(tmp), by_role, also_read, subsystems)
-        for job in jobs:
+class Parsing:
+    """Roles handed to HTCondor's parser: the child reads them while this process goes on (with start());
+    result() waits for what the parser made of them."""
+
+    def __init__(self, fragments: list[Fragment], label: str, timeout: float, also_read: set[str], list_all: bool,
+                 subsystems: dict[str, tuple[str, ...]] | None) -> None:
+        self.label, self.timeout = label, timeout
+        by_role: dict[str, list[Fragment]] = {}
+        for frag in htcondor_roles(fragments):
+            if subsystems is not None and frag.role not in subsystems:
+                continue
+            by_role.setdefault(frag.role, []).append(frag)
+        self.problems: list[Diagnostic] = []
+        self.sizes = {role: sum(len(f.text.encode()) for f in frags) for role, frags in by_role.items()}
+        for role, size in sorted(self.sizes.items()):
+            if size > MAX_ROLE_BYTES:  # checked before any parser runs: it would take minutes and gigabytes
+                self.problems.append(Diagnostic(f"{label}/{role}", 0, 0, "",
+                                                f"this role is {size:,} bytes of configuration; HTCondor's config parser is given at most "
+                                                f"{MAX_ROLE_BYTES:,}: render fewer OS images or binds into it", "htcondor"))
+                del by_role[role]
+        self._tmp = tempfile.TemporaryDirectory(prefix="confgen-check-", dir=staging_dir())
+        self.tmp = Path(self._tmp.name)
+        self.jobs, self.origins = _stage(self.tmp, by_role, also_read, subsystems)
+        for job in self.jobs:
             job["list_all"] = list_all
-        results, run_problems = _run(jobs, timeout, Path(tmp), outdir_label, sizes)
-        problems += run_problems
-    configs = {role: RoleConfig(role, knobs, origins[role]) for role, knobs in results.items()}
-    return configs, problems
+        self._child: subprocess.Popen[bytes] | None = _feed(self.jobs) if self.jobs else None
+
+    def result(self) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
+        results, run_problems = _run(self.jobs, self.timeout, self.tmp, self.label, self.sizes, self._child)
+        self._child = None
+        configs = {role: RoleConfig(role, knobs, self.origins[role]) for role, knobs in results.items()}
+        return configs, self.problems + run_problems
+
+    def close(self) -> None:
+        """End a child whose result was not asked for, and remove the staged roles."""
+        if self._child is not None:
+            parser_process.discard(self._child)
+            self._child = None
+        self._tmp.cleanup()
+
+
+@contextlib.contextmanager
+def start(fragments: list[Fragment], label: str = "output", timeout: float = ROLE_TIMEOUT, also_read: Iterable[str] = (),
+          list_all: bool = False, subsystems: dict[str, tuple[str, ...]] | None = None) -> Iterator[Parsing]:
+    """HTCondor's parser starts reading the roles now, in its child; within the block this process does other
+    work (imports the checks) until it asks for parsing.result()."""
+    parsing = Parsing(fragments, label, timeout, {k.upper() for k in also_read}, list_all, subsystems)
+    try:
+        yield parsing
+    finally:
+        parsing.close()
 
 
 def staging_dir() -> str | None:
@@ -163,12 +195,16 @@ def _write(path: Path, text: str) -> None:
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
-def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, sizes: dict[str, int]) -> tuple[dict[str, dict[str, str | None]], list[Diagnostic]]:
+def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, sizes: dict[str, int],
+         child: subprocess.Popen[bytes] | None = None) -> tuple[dict[str, dict[str, str | None]], list[Diagnostic]]:
+    """Read what the child (`child`, already fed every job, or a new one) made of the jobs; after a failure,
+    a new child takes the roles not yet read."""
     results: dict[str, dict[str, str | None]] = {}
     problems: list[Diagnostic] = []
     pending = list(jobs)
     while pending:
-        done, failure, failed_role = _one_child(pending, timeout, tmp, label, sizes)
+        proc, child = child or _feed(pending), None
+        done, failure, failed_role = _one_child(proc, timeout, tmp, label, sizes)
         results.update(done)
         if failure is not None:
             problems.append(failure)
@@ -181,14 +217,21 @@ def _run(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, s
     return results, problems
 
 
-def _one_child(jobs: list[dict[str, object]], timeout: float, tmp: Path, label: str, sizes: dict[str, int]) -> tuple[dict[str, dict[str, str | None]], Diagnostic | None, str | None]:
-    proc = parser_process.spawn(child_env(parser_process.child_env()))  # the site's series' wheel first, if chosen
-    assert proc.stdin and proc.stdout and proc.stderr
+def _feed(jobs: list[dict[str, object]]) -> subprocess.Popen[bytes]:
+    """A parser child (with the site's series' wheel first, if chosen) given every job; it reads them all
+    before it writes anything, so neither side can wait on the other's full pipe."""
+    proc = parser_process.spawn(child_env(parser_process.child_env()))
+    assert proc.stdin
     try:
         proc.stdin.write(json.dumps(jobs).encode())
         proc.stdin.close()
     except BrokenPipeError:  # the child ended before reading its jobs: its exit status and stderr say why
         pass
+    return proc
+
+
+def _one_child(proc: subprocess.Popen[bytes], timeout: float, tmp: Path, label: str, sizes: dict[str, int]) -> tuple[dict[str, dict[str, str | None]], Diagnostic | None, str | None]:
+    assert proc.stdout and proc.stderr
     done: dict[str, dict[str, str | None]] = {}
     current: str | None = None
     step: str | None = None  # None: reading the role; else the knob being expanded
