@@ -11,7 +11,6 @@ import json
 import os
 import re
 import sys
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         if args.traceback:
+            import traceback  # only here: importing it costs a few ms of every run
+
             traceback.print_exc()
         print(f"confgen: internal error: {type(exc).__name__}: {exc}. This is a bug in confgen; please report it (run again with --traceback for details).", file=sys.stderr)
         return EXIT_BUG

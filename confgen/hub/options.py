@@ -11,7 +11,6 @@ Standard library only: the hub host needs no HTCondor bindings for this.
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import re
 import unicodedata
@@ -202,6 +201,7 @@ def from_form(options: Mapping[str, Any], form: Mapping[str, list[Any]]) -> dict
 
 def form_html(options: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> str:
     """The options form: a select per list, a number field per range; the site default preselected."""
+    import html  # the hub's form only: `confgen check` imports this module and never needs it
     prev = dict(previous or {})
     rows: list[str] = []
 
@@ -238,4 +238,6 @@ def form_html(options: Mapping[str, Any], previous: Mapping[str, Any] | None = N
 
 
 def _note(text: str) -> str:
+    import html
+
     return f'<small class="form-text text-muted">{html.escape(text)}</small>' if text else ""

@@ -9,12 +9,13 @@ is known when its name is in the table, matches a documented pattern (`SUBMIT_RE
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
 import re
-from importlib import resources
+from pathlib import Path
 from typing import Any
+
+TABLE = Path(__file__).resolve().parent / "htcondor_knobs.json"
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 #: Types of param_info.in whose value HTCondor evaluates (param_boolean, param_integer, param_double):
@@ -42,7 +43,7 @@ class Knob:
 
 @functools.cache
 def table() -> dict[str, Any]:
-    text = (resources.files("confgen.site") / "htcondor_knobs.json").read_text(encoding="utf-8")
+    text = TABLE.read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
@@ -73,6 +74,8 @@ def lookup(name: str) -> Knob | None:
 
 def close_names(name: str) -> list[str]:
     """Known knob names that look like `name` (a misspelling), best first."""
+    import difflib  # only for a misspelling: importing it costs a few ms of every run
+
     upper = name.upper().rsplit(".", 1)[-1]
     return difflib.get_close_matches(upper, list(table()["knobs"]), n=3, cutoff=0.8)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,13 @@ from confgen.diagnostics import Diagnostic
 from confgen.site.load import Document
 from confgen.site.schema_compiled import Test, compile_schema
 
+_PACKAGED_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "site.schema.json"
 _REPO_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "site.schema.json"
 
 
 def schema_text() -> str:
-    """The schema as shipped: inside the wheel, or in the source tree of an editable install."""
-    packaged = resources.files("confgen") / "schemas" / "site.schema.json"
+    """The schema as shipped: inside the wheel (confgen/schemas/), or in the source tree of an editable install."""
+    packaged = _PACKAGED_SCHEMA
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     return _REPO_SCHEMA.read_text(encoding="utf-8")
