@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -27,6 +27,12 @@ class Diagnostic:
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
+
+
+def later(template: str, *args: object) -> Callable[[], str]:
+    """A message formatted only if it is shown (`template.format(*args)`): a check that passes, as nearly
+    all do, need not spend the time on showing a job or a list of OSes."""
+    return lambda: template.format(*args)
 
 
 def printable(text: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import classad2
 
-from confgen.diagnostics import Diagnostic
+from confgen.diagnostics import Diagnostic, later
 from confgen.hub import description as notebook
 from confgen.hub import options as hub
 from confgen.render.expressions import OFFERED
@@ -52,11 +52,6 @@ class Tally:
         self.evaluated += 1
         if not ok:
             self.failures.append(self.site.diag(path, message if isinstance(message, str) else message(), code="check"))
-
-
-def later(template: str, *args: object) -> Callable[[], str]:
-    """A failure message formatted only if it is shown (`template.format(*args)`)."""
-    return lambda: template.format(*args)
 
 
 def sample_owner(site: Site) -> str:
@@ -154,7 +149,7 @@ def _images(t: Tally, cls: NodeClass, role: ExecuteRole, samples: list[tuple[dic
     for os_name in cls.images:
         got = role.eval("SINGULARITY_IMAGE_EXPR", slot, job_ad({attr: os_name}))
         t.expect(got == site.images[os_name], ("containers", "images", os_name),
-                 f"on {cls.role} a job naming {os_name} gets the image {got!r}, expected {site.images[os_name]!r}")
+                 later("on {} a job naming {} gets the image {!r}, expected {!r}", cls.role, os_name, got, site.images[os_name]))
     got = role.eval("SINGULARITY_IMAGE_EXPR", slot, job_ad({}))
     t.expect(got == site.images[site.default_os], ("containers", "default"),
              f"on {cls.role} a job naming no OS gets the image {got!r}, expected the default {site.images[site.default_os]!r}")
@@ -162,13 +157,12 @@ def _images(t: Tally, cls: NodeClass, role: ExecuteRole, samples: list[tuple[dic
     for job, ad in samples:
         got = role.eval("SINGULARITY_JOB", slot, ad)
         want = True if site.all_jobs else attr in job
-        t.expect(got is want, ("containers", "all_jobs"), f"on {cls.role} SINGULARITY_JOB is {got!r} for the job {job}, expected {want}")
+        t.expect(got is want, ("containers", "all_jobs"), later("on {} SINGULARITY_JOB is {!r} for the job {}, expected {}", cls.role, got, job, want))
     offered = set(cls.images)
     for os_name in [o for o in site.images if o not in offered] + _strangers(site):
         job = {attr: os_name}
         got = role.eval("START", slot, job_ad(job))
-        t.expect(got is False, (*where, "images"),
-                 f"{cls.role} starts a job naming {os_name!r}, which it does not offer (START = {got!r})")
+        t.expect(got is False, (*where, "images"), later("{} starts a job naming {!r}, which it does not offer (START = {!r})", cls.role, os_name, got))
     binds = role.eval("SINGULARITY_BIND_EXPR", slot, job_ad({}))
     tokens = set(binds.replace(",", " ").split()) if isinstance(binds, str) else set()
     for i, bind in enumerate(site.binds):
@@ -192,15 +186,16 @@ def _samples(site: Site, cls: NodeClass) -> list[dict[str, Any]]:
 def _start_matrix(t: Tally, cls: NodeClass, role: ExecuteRole, samples: list[tuple[dict[str, Any], classad2.ClassAd]]) -> None:
     site = t.site
     healths = list(HEALTH_STATES) if site.health_script else ["healthy"]
+    where = ("node_classes", cls.name)
     for health in healths:
         node = node_attrs(site, health)
-        for (job, ad), dynamic in itertools.product(samples, (False, True)):
-            slot = role.slot(node, dynamic=dynamic, job=job)
-            want = expected_start(site, cls, job, health) and policy_allows(site, cls, job, slot, ad)
-            got = role.eval("START", slot, ad)
-            kind = "dynamic" if dynamic else "partitionable"
-            t.expect(got is want, ("node_classes", cls.name),
-                     f"{cls.role} ({health}, {kind} slot): START is {got!r} for the job {job}, expected {want}")
+        partitionable = role.slot(node)
+        for job, ad in samples:
+            expected = expected_start(site, cls, job, health)
+            for kind, slot in (("partitionable", partitionable), ("dynamic", role.slot(node, dynamic=True, job=job))):
+                want = expected and policy_allows(site, cls, job, slot, ad)
+                got = role.eval("START", slot, ad)
+                t.expect(got is want, where, later("{} ({}, {} slot): START is {!r} for the job {}, expected {}", cls.role, health, kind, got, job, want))
 
 
 def _submit_policy(t: Tally, submit: SubmitRole) -> None:

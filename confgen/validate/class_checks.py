@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import classad2
 
+from confgen.diagnostics import later
 from confgen.site.class_policy import parse_clause
 from confgen.site.model import NodeClass, Site
 from confgen.validate.evaluate import ExecuteRole, job_ad
 
 if TYPE_CHECKING:
     from confgen.validate.checks import Tally
+
 
 #: Sample GPU requests: none (the attribute undefined), zero, one.
 GPU_REQUESTS: tuple[int | None, ...] = (None, 0, 1)
@@ -69,6 +71,7 @@ def _switch(t: Tally, cls: NodeClass, role: ExecuteRole, node: dict[str, Any], j
     for job, ad in jobs:
         started = role.eval("START", on, ad)
         got = role.eval("START", unset, ad)
-        t.expect(got is started, where, f"{cls.role}: START is {got!r} with {name} unset, {started!r} with it True, for the job {job}; unset must start jobs")
+        t.expect(got is started, where, later("{}: START is {!r} with {} unset, {!r} with it True, for the job {}; unset must start jobs",
+                                              cls.role, got, name, started, job))
         got = role.eval("START", off, ad)
-        t.expect(got is False, where, f"{cls.role}: START is {got!r} with {name} = False for the job {job}; the switch must stop every new job")
+        t.expect(got is False, where, later("{}: START is {!r} with {} = False for the job {}; the switch must stop every new job", cls.role, got, name, job))

@@ -5,9 +5,10 @@ attribute, unit), not from the rendered text."""
 
 from __future__ import annotations
 
+from confgen.diagnostics import later
 from confgen.render.runtime import GRACE_S, HOLD
 from confgen.site.runtime import runtime_attribute
-from confgen.validate.checks import Tally, base_job, later
+from confgen.validate.checks import Tally, base_job
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, now
 
 #: Seconds of slack for the clock moving between building a sample ad and evaluating it.
