@@ -88,8 +88,9 @@ def expected_start(site: Site, cls: NodeClass, job: dict[str, Any], health: str 
     return ok_os and ok_interactive and ok_health
 
 
-def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole | None,
-               hub_options: dict[str, Any] | None = None) -> Tally:
+def class_checks(site: Site, execute: dict[str, ExecuteRole]) -> Tally:
+    """The checks of each node class on its own: the image per OS, START for every sample job, health
+    state and slot kind, the class policy and the admin switch."""
     tally = Tally(site)
     for cls in site.node_classes:
         role = execute.get(cls.role)
@@ -99,6 +100,14 @@ def run_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole |
             _images(tally, cls, role, samples)
             _start_matrix(tally, cls, role, samples)
             check_class_policy(tally, cls, role, node_attrs(site), samples)
+    return tally
+
+
+def pool_checks(site: Site, execute: dict[str, ExecuteRole], submit: SubmitRole | None,
+                hub_options: dict[str, Any] | None = None) -> Tally:
+    """The checks across the pool: the submit policy, submit and execute agreeing on each OS, user
+    images, the site's own checks, and every corner of the notebook options."""
+    tally = Tally(site)
     if submit is not None:
         _submit_policy(tally, submit)
         _agreement(tally, execute, submit)

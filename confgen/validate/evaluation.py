@@ -5,19 +5,21 @@ report. Imported while the parser's child reads the roles (confgen/validate/__in
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from confgen.diagnostics import Diagnostic
 from confgen.render import Fragment, htcondor_roles
 from confgen.render.jupyterhub import OPTIONS_FILE, ROLE
 from confgen.site.advice import site_warnings
 from confgen.site.model import Site
-from confgen.validate import extra
+from confgen.validate import extra, parallel
 from confgen.validate import hosts as host_kinds
-from confgen.validate.checks import run_checks
+from confgen.validate.checks import class_checks, pool_checks
 from confgen.validate.evaluate import ExecuteRole, SubmitRole, parse_all
 from confgen.validate.kerberos import kerberos_notes
 from confgen.validate.lint import lint
 from confgen.validate.newest_images import notes as newest_notes
-from confgen.validate.parser import Parsing
+from confgen.validate.parser import Parsing, RoleConfig
 from confgen.validate.reboot_checks import run_reboot_checks
 from confgen.validate.report import Report
 from confgen.validate.runtime_checks import run_runtime_checks
@@ -38,10 +40,26 @@ def evaluate(site: Site, fragments: list[Fragment], label: str, parsing: Parsing
     if not any(p.severity == "error" for p in problems):
         problems += host_kinds.problems(site, fragments, label)
     if not any(p.severity == "error" for p in problems):
-        tally = run_checks(site, execute, submit, hub_options)
-        run_runtime_checks(tally, execute, submit)
-        run_reboot_checks(tally, configs, execute, submit)
-        problems += tally.failures
-        evaluated = tally.evaluated
+        evaluated, failures = _checks(site, configs, execute, submit, hub_options)
+        problems += failures
     advice = site_warnings(site) + newest_notes(site) + (kerberos_notes(site, configs) if not any(p.severity == "error" for p in problems) else [])
     return Report(len(configs), len(roles), evaluated, problems + advice)
+
+
+def _checks(site: Site, configs: dict[str, RoleConfig], execute: dict[str, ExecuteRole], submit: SubmitRole | None,
+            hub_options: dict[str, Any] | None) -> tuple[int, list[Diagnostic]]:
+    """(checks evaluated, failures): those of each node class in a copy of this process while this one
+    evaluates those of the pool (validate/parallel.py); the failures in the order of one after the other."""
+
+    def of_classes() -> tuple[int, list[Diagnostic]]:
+        tally = class_checks(site, execute)
+        return tally.evaluated, tally.failures
+
+    def of_pool() -> tuple[int, list[Diagnostic]]:
+        tally = pool_checks(site, execute, submit, hub_options)
+        run_runtime_checks(tally, execute, submit)
+        run_reboot_checks(tally, configs, execute, submit)
+        return tally.evaluated, tally.failures
+
+    (first, first_failures), (second, second_failures) = parallel.both(of_classes, of_pool)
+    return first + second, first_failures + second_failures
