@@ -197,7 +197,7 @@ def _rendered(n: int) -> dict[str, Any]:
 LIMITS: dict[str, tuple[Callable[[int], dict[str, Any]], int, str, str, str]] = {
     # name: (site with n of them, the limit, the key line, the diagnostic's path, a phrase of the message)
     "OS images": (_images, bounds.MAX_OS_IMAGES, "^  images:", "containers.images", "5,001 OS images; confgen renders and checks at most 5,000"),
-    "node classes": (_classes, bounds.MAX_NODE_CLASSES, "^node_classes:", "node_classes", "21 node classes; confgen renders and checks at most 20"),
+    "node classes": (_classes, bounds.MAX_NODE_CLASSES, "^node_classes:", "node_classes", "65 node classes; confgen renders and checks at most 64"),
     "OS images of all classes": (_pairs, bounds.MAX_CLASS_IMAGES, "^node_classes:", "node_classes", "offer 10,001 OS images in all"),
     "binds": (_binds, bounds.MAX_BINDS, "^  binds:", "containers.binds", "1,001 binds; confgen renders and checks at most 1,000"),
     "job attributes": (_attributes, bounds.MAX_JOB_ATTRIBUTES, "^job_attributes:", "job_attributes", "21 job attributes; confgen renders and checks at most 20"),

@@ -31,7 +31,7 @@ MAX_TEXT = MAX_BYTES
 #: OS images (`containers.images`).
 MAX_OS_IMAGES = 5000
 #: Node classes (`node_classes`); each renders a role that HTCondor's parser loads.
-MAX_NODE_CLASSES = 20
+MAX_NODE_CLASSES = 64
 #: OS images offered summed over the node classes (a class without `images:` offers them all):
 #: each class renders, and the checks evaluate, every one of its OSes against lists of them all.
 MAX_CLASS_IMAGES = 10_000

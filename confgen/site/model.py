@@ -17,6 +17,8 @@ Scalar = str | int | float | bool
 
 @dataclasses.dataclass(frozen=True)
 class Bind:
+    """One of `containers.binds` (or a class's `binds`): a host path bound into every job's container."""
+
     source: str
     target: str | None = None
     read_only: bool = False
@@ -39,6 +41,9 @@ class NewestImage:
 
 @dataclasses.dataclass(frozen=True)
 class JobAttribute:
+    """One of `job_attributes`: a job attribute the schedd defaults and checks (a string from `values`, or an
+    integer from `min` to `max`)."""
+
     name: str
     type: str
     default: str | int
@@ -80,6 +85,8 @@ class HealthNames:
 
 @dataclasses.dataclass(frozen=True)
 class NodeClass:
+    """One of `node_classes`: machines that share a role (execute-<name>), what they offer and their policy."""
+
     name: str
     interactive: str
     gpus: bool
@@ -134,6 +141,8 @@ class UserImages:
 
 @dataclasses.dataclass(frozen=True)
 class Check:
+    """One of the site's own `checks`: a job (and slot attributes) and what the pool must decide for it."""
+
     index: int
     name: str
     job: dict[str, Scalar]
@@ -144,6 +153,8 @@ class Check:
 
 @dataclasses.dataclass(frozen=True)
 class Kerberos:
+    """`security.kerberos`: the realm, the principal -> identity map, and the daemons' keytab."""
+
     realm: str
     map: dict[str, str]
     server_keytab: str | None

@@ -42,6 +42,8 @@ def health_attrs(site: Site, health: str) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class Tally:
+    """The checks evaluated so far, and the failures among them."""
+
     site: Site
     evaluated: int = 0
     failures: list[Diagnostic] = dataclasses.field(default_factory=list)

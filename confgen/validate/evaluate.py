@@ -136,6 +136,8 @@ class ExecuteRole:
 
 @dataclasses.dataclass
 class SubmitRole:
+    """The submit role, ready to evaluate: its transforms and submit requirements, as the schedd applies them."""
+
     config: RoleConfig
     exprs: dict[str, classad2.ExprTree]
     _accepted: dict[str, bool | None] = dataclasses.field(default_factory=dict, repr=False, compare=False)

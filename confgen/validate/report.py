@@ -10,6 +10,8 @@ from confgen.diagnostics import Diagnostic
 
 @dataclasses.dataclass
 class Report:
+    """What `confgen check` found."""
+
     roles_loaded: int
     roles_total: int
     checks_evaluated: int
