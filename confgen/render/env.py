@@ -72,6 +72,7 @@ def make_env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        auto_reload=False,  # the templates ship with confgen: no stat() of each file at each use
     )
     env.filters.update(raw=raw, classad=classad, classad_list=classad_list, knob=knob, verbatim=verbatim)
     return env

@@ -164,7 +164,8 @@ def _stage(tmp: Path, by_role: dict[str, list[Fragment]], also_read: set[str],
         origin: dict[str, tuple[str, int]] = {}
         for frag in by_role[role]:
             target = role_dir / frag.name
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if "/" in frag.name:  # a map beside the config (maps/kerberos.map)
+                target.parent.mkdir(parents=True, exist_ok=True)
             _write(target, frag.text)
             if frag.is_config:
                 for knob, line in assignments(frag.text):
