@@ -22,6 +22,7 @@ from typing import Any
 
 import classad2
 
+from confgen.diagnostics import later
 from confgen.render.runtime import GRACE_S
 from confgen.site.model import NodeClass, Site
 from confgen.site.reboots import DEFAULT_DOWN_HOURS, drain_caps
@@ -136,6 +137,9 @@ def central_manager_checks(t: Tally, cm: RoleConfig, execute: dict[str, ExecuteR
              f"got {per_hour} * {interval}")
     per_cycle = int(float(per_hour or 0) * int(interval or 600) / 3600 + 0.00001)
     daemons = _defrag_names(cm)
+    # Each class's node in each state, and absent, built once: every daemon is evaluated on every class.
+    states = {cls.name: node_states(site, execute[cls.role]) for cls in site.node_classes if cls.role in execute}
+    absent = {name: {state: gone(ads[state]) for state in ("draining", "drained")} for name, ads in states.items()}
     for name, cap in drain_caps(site).items():
         where = cap.where
         daemon = daemons.get(name)
@@ -152,10 +156,13 @@ def central_manager_checks(t: Tally, cm: RoleConfig, execute: dict[str, ExecuteR
         nodes = next(c.nodes for c in site.node_classes if c.name == name) or cap.count + 3
         most = replay_defrag(conc, whole, per_cycle, nodes, nodes + 2)
         t.expect(most <= cap.count, where, f"{daemon} would take {most} of {nodes} nodes of class {name} at once; the cap is {cap.count}")
-        _selection_checks(t, cm, daemon, name, execute)
+        _selection_checks(t, cm, daemon, name, states, absent)
 
 
-def _selection_checks(t: Tally, cm: RoleConfig, daemon: str, name: str, execute: dict[str, ExecuteRole]) -> None:
+def _selection_checks(t: Tally, cm: RoleConfig, daemon: str, name: str, states_of: dict[str, dict[str, classad2.ClassAd]],
+                      absent_of: dict[str, dict[str, classad2.ClassAd]]) -> None:
+    """Daemon `daemon` (of class `name`) picks, counts and cancels the nodes of its class only: evaluated on
+    the node of every class (`states_of`: class -> state -> slot ad; `absent_of`: its absent ads)."""
     site, where = t.site, ("reboots",)
     # as defrag.cpp builds its queries: BASE_SLOT_CONSTRAINT, and "Draining =!= true" for candidates
     base = "PartitionableSlot && Offline =!= True"
@@ -167,24 +174,24 @@ def _selection_checks(t: Tally, cm: RoleConfig, daemon: str, name: str, execute:
              f"{daemon}: DEFRAG_WHOLE_MACHINE_EXPR does not name Absent, so the collector never returns the ad of a node "
              f"gone for its reboot and the next node drains while it reboots")
     for cls in site.node_classes:
-        if cls.role not in execute:
+        if cls.name not in states_of:
             continue
         mine = cls.name == name
-        states = node_states(site, execute[cls.role])
+        states = states_of[cls.name]
         for state in ("draining", "drained"):
-            got = taken.eval(scope=gone(states[state]), target=NO_JOB)
-            t.expect(got is mine, where, f"{daemon}: a node of class {cls.name} that went down for its reboot while {state} "
-                                         f"(an absent ad) counts against its cap: {got!r}, expected {mine}")
+            got = taken.eval(scope=absent_of[cls.name][state], target=NO_JOB)
+            t.expect(got is mine, where, later("{}: a node of class {} that went down for its reboot while {} (an absent ad) "
+                                               "counts against its cap: {!r}, expected {}", daemon, cls.name, state, got, mine))
         for state, slot in states.items():
             got = requirements.eval(scope=slot, target=NO_JOB)
             want = mine and state == "due"
-            t.expect(got is want, where, f"{daemon}: DEFRAG_REQUIREMENTS on a {state} node of class {cls.name} is {got!r}, expected {want}")
+            t.expect(got is want, where, later("{}: DEFRAG_REQUIREMENTS on a {} node of class {} is {!r}, expected {}", daemon, state, cls.name, got, want))
             got = taken.eval(scope=slot, target=NO_JOB)
             want = mine and state in ("draining", "drained")
-            t.expect(got is want, where, f"{daemon}: a {state} node of class {cls.name} counts against its cap: {got!r}, expected {want}")
+            t.expect(got is want, where, later("{}: a {} node of class {} counts against its cap: {!r}, expected {}", daemon, state, cls.name, got, want))
             if state in ("draining", "not due"):
                 got = cancel.eval(scope=slot, target=NO_JOB)
-                t.expect(got is (state == "not due"), where, f"DEFRAG_CANCEL_REQUIREMENTS on a draining node ({state}) is {got!r}")
+                t.expect(got is (state == "not due"), where, later("DEFRAG_CANCEL_REQUIREMENTS on a draining node ({}) is {!r}", state, got))
 
 
 def execute_checks(t: Tally, cls: NodeClass, role: ExecuteRole, submit: SubmitRole, cm: RoleConfig | None) -> None:
