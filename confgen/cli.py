@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,19 +25,15 @@ if TYPE_CHECKING:  # the pipeline is imported lazily, so that usage errors answe
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_BUG, EXIT_WOULD_CHANGE = 0, 1, 2, 3, 4
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="confgen", description="site.yaml in, proven HTCondor condor_config.d fragments out.")
-    parser.add_argument("--version", action="version", version=f"confgen {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("site", nargs="?", default="site.yaml", help="the site description (default: site.yaml)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="how to print problems")
+    p.add_argument("--strict", action="store_true", help="treat warnings as problems (exit 1, nothing written)")
+    p.add_argument("--traceback", action="store_true", help="show the traceback of an internal error")
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("site", nargs="?", default="site.yaml", help="the site description (default: site.yaml)")
-        p.add_argument("--format", choices=("text", "json"), default="text", help="how to print problems")
-        p.add_argument("--strict", action="store_true", help="treat warnings as problems (exit 1, nothing written)")
-        p.add_argument("--traceback", action="store_true", help="show the traceback of an internal error")
 
-    render = sub.add_parser("render", help="validate, then write output/<role>/ fragments")
-    common(render)
+def _render_args(render: argparse.ArgumentParser) -> None:
+    _common(render)
     render.add_argument("-o", "--output", default="output", help="output directory (default: output)")
     mode = render.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="write nothing; exit 4 and list the files that would change (0: up to date)")
@@ -44,10 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--diff", action="store_true", help="with --check or --dry-run: show each change as a unified diff")
     render.add_argument("--verbose", action="store_true", help="with --dry-run: also list the files that stay as they are")
 
-    check = sub.add_parser("check", help="validate only: HTCondor's parser, ClassAd evaluation, security lint")
-    common(check)
 
-    diff = sub.add_parser("diff", help="--live: what deploying a role changes on a host, knob by knob")
+def _diff_args(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("role", nargs="?", help="the role to deploy (default: the role whose confgen files the host has)")
     diff.add_argument("--site", default="site.yaml", help="the site description (default: site.yaml)")
     diff.add_argument("--live", action="store_true", required=True, help="compare with the configuration HTCondor reads on this host now")
@@ -55,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("text", "json"), default="text", help="how to print")
     diff.add_argument("--traceback", action="store_true", help="show the traceback of an internal error")
 
-    explain = sub.add_parser("explain", help="what the pool would do with one job: submit, START per class and why, image, binds")
+
+def _explain_args(explain: argparse.ArgumentParser) -> None:
     explain.add_argument("site", nargs="?", default="site.yaml", help="the site description (default: site.yaml)")
     job = explain.add_mutually_exclusive_group(required=True)
     job.add_argument("--job", metavar="'ATTR = VALUE; ...'", help='the job\'s attributes in ClassAd syntax, e.g. \'ContainerOS = "Rocky9"; RequestCpus = 2\'')
@@ -65,27 +61,55 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--format", choices=("text", "json"), default="text", help="how to print")
     explain.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    wheel = sub.add_parser("install-htcondor", help="install the HTCondor wheel of the site's htcondor_version, for check to validate with")
+
+def _install_args(wheel: argparse.ArgumentParser) -> None:
     wheel.add_argument("site", nargs="?", default="site.yaml", help="the site description (default: site.yaml)")
     wheel.add_argument("--series", metavar="MAJOR.MINOR", help="this release series instead of the site's htcondor_version")
     wheel.add_argument("--target", metavar="DIR", help="install here (then set CONFGEN_HTCONDOR_<MAJOR>_<MINOR>=DIR) instead of the per-user cache")
     wheel.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    init = sub.add_parser("init", help="write a first site.yaml that passes check, and its schema beside it")
+
+def _init_args(init: argparse.ArgumentParser) -> None:
     init.add_argument("site", nargs="?", default="site.yaml", help="where to write it (default: site.yaml); never replaced")
     init.add_argument("--from-example", action="store_true", help="the full commented example instead of a minimal site")
     init.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    schema = sub.add_parser("schema", help="print the JSON Schema of site.yaml")
+
+def _schema_args(schema: argparse.ArgumentParser) -> None:
     schema.add_argument("--output", metavar="PATH", help="write it to PATH (replaced atomically) instead of printing it")
     schema.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+
+#: command -> (its help line, what adds its arguments), in the order `confgen --help` lists them
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "render": ("validate, then write output/<role>/ fragments", _render_args),
+    "check": ("validate only: HTCondor's parser, ClassAd evaluation, security lint", _common),
+    "diff": ("--live: what deploying a role changes on a host, knob by knob", _diff_args),
+    "explain": ("what the pool would do with one job: submit, START per class and why, image, binds", _explain_args),
+    "install-htcondor": ("install the HTCondor wheel of the site's htcondor_version, for check to validate with", _install_args),
+    "init": ("write a first site.yaml that passes check, and its schema beside it", _init_args),
+    "schema": ("print the JSON Schema of site.yaml", _schema_args),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With `only` (a command), that command's parser alone: parsing one command needs
+    no other, and building all of them took longer than a small site's check spends on its own work.
+    `confgen --help`, and any command line that does not start with a command, gets all of them."""
+    parser = argparse.ArgumentParser(prog="confgen", description="site.yaml in, proven HTCondor condor_config.d fragments out.")
+    parser.add_argument("--version", action="version", version=f"confgen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_line, add_arguments) in COMMANDS.items():
+        if only is None or name == only:
+            add_arguments(sub.add_parser(name, help=help_line))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
