@@ -178,7 +178,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return diff_live(args)
     from confgen.parser_process import started_early
 
-    with started_early():  # HTCondor's parser starts while confgen loads and renders the site
+    with started_early(args.site):  # HTCondor's parser starts while confgen loads and renders the site
         from confgen.render import render_site
         from confgen.site import load_site
         from confgen.validate import validate
@@ -205,7 +205,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _install_htcondor(args: argparse.Namespace) -> int:
-    from confgen.validate import wheels
+    from confgen import wheels
 
     if args.series:
         if not re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}", args.series):

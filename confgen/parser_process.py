@@ -1,6 +1,7 @@
 """The process that runs HTCondor's config parser (confgen/validate/_child.py): its command line, and
 starting it early so that its interpreter start and `import htcondor2` overlap confgen's own loading
-and rendering. Standard library only: imported before the pipeline's heavy modules."""
+and rendering, with the wheel of the series the site file names when it is installed (confgen/wheels.py).
+Imports the standard library and confgen.wheels only: imported before the pipeline's heavy modules."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from confgen import wheels
 
 #: The child script; run by path (not `-m confgen...`), so that it imports nothing of confgen.
 CHILD_SCRIPT = Path(__file__).resolve().parent / "validate" / "_child.py"
@@ -42,12 +45,13 @@ def spawn(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def started_early() -> Iterator[None]:
+def started_early(site_file: str | os.PathLike[str] | None = None) -> Iterator[None]:
     """Start a parser child now, for the first spawn() inside the block; one left unused is ended at its end.
+    With `site_file`, the child imports the wheel of the series the file seems to name (wheels.guess()).
     Failing to start it early changes nothing: spawn() starts one then and reports what goes wrong."""
     global _started, _started_env
     try:
-        _started_env = child_env()
+        _started_env = wheels.with_wheel(child_env(), wheels.guess(site_file) if site_file is not None else None)
         _started = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_started_env)
     except OSError:
         _started = None

@@ -1,5 +1,5 @@
 """`site.htcondor_version`: confgen check validates with the HTCondor wheel of the pool's release series
-(confgen/validate/wheels.py), says which release read the roles, says how to install a missing one, and
+(confgen/wheels.py), says which release read the roles, says how to install a missing one, and
 refuses a release older than confgen supports (confgen/site/version.py).
 
 Real parts: the htcondor wheels from the machine's pip index (24.0 and 25.0 LTS, installed with
@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
+from confgen import wheels
 from confgen.render import render_site
 from confgen.site.version import OLDEST_SUPPORTED
-from confgen.validate import wheels
 from confgen.validate.parser import assignments
 from tests.conftest import ROOT, Run, example_text, site_from_text
 
@@ -204,3 +204,70 @@ def test_install_htcondor_then_check_validates_with_that_series(run: Run, tmp_pa
 def test_install_htcondor_refuses_a_series_that_is_not_major_minor(run: Run) -> None:
     code, _, err = run("install-htcondor", "--series", "24")
     assert code == 2 and "write MAJOR.MINOR" in err
+
+
+def _check_in_process(site_file: Path) -> tuple[Any, list[Any], Any]:
+    """(the child started early, the children discarded unused, the report) of one check as the command runs it."""
+    from confgen import parser_process
+    from confgen.site import load_site
+    from confgen.validate import validate
+
+    discarded: list[Any] = []
+    real_discard = parser_process.discard
+
+    def discard(proc: Any) -> None:
+        discarded.append(proc)
+        real_discard(proc)
+
+    parser_process.discard = discard
+    try:
+        with parser_process.started_early(site_file):
+            early = parser_process._started
+            site = load_site(site_file)
+            report = validate(site, render_site(site))
+    finally:
+        parser_process.discard = real_discard
+    return early, discarded, report
+
+
+def test_the_child_started_early_imports_the_wheel_of_the_series_the_site_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin who installed the series' wheel (as check's note says) gets the early child too: its
+    PYTHONPATH starts with that wheel, and it is the one that reads the roles."""
+    series = site_from_text(example_text()).htcondor_version
+    directory = wheel_dir(series)
+    monkeypatch.setenv(wheels.env_var(series), str(directory))
+    (tmp_path / "site.yaml").write_text(example_text())
+    assert wheels.guess(tmp_path / "site.yaml") == directory
+    early, discarded, report = _check_in_process(tmp_path / "site.yaml")
+    assert early is not None and early not in discarded and discarded == []
+    assert report.ok and f"(the wheel in {directory}) read every role" in report.diagnostics[-1].message
+
+
+def test_a_wrong_guess_costs_a_child_not_the_series(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guess reads the file as text: a version written with an anchor (`&oldest "24.0"`) is not read,
+    so the child started early has this environment's wheel. The loaded site decides: that child is
+    discarded, and the wheel of the site's own series reads the roles."""
+    series = site_from_text(example_text()).htcondor_version
+    directory = wheel_dir(series)
+    monkeypatch.setenv(wheels.env_var(series), str(directory))
+    quoted = f'"{wheels.label(series)}"'
+    text = example_text().replace(f"htcondor_version: {quoted}", f"htcondor_version: &oldest {quoted}", 1)
+    assert text != example_text()
+    (tmp_path / "site.yaml").write_text(text)
+    assert wheels.guess(tmp_path / "site.yaml") is None
+    early, discarded, report = _check_in_process(tmp_path / "site.yaml")
+    assert early is not None and discarded == [early]
+    assert report.ok and f"(the wheel in {directory}) read every role" in report.diagnostics[-1].message
+    assert wheels.guess(tmp_path / "missing.yaml") is None
+
+
+@pytest.mark.parametrize("line", ['  htcondor_version: 24.0', "  htcondor_version: '24.0'  # oldest", '  htcondor_version:    "24.0"'])
+def test_the_guess_reads_the_key_as_sites_write_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+    monkeypatch.setenv(wheels.env_var((24, 0)), str(tmp_path / "w"))
+    (tmp_path / "w" / "htcondor2").mkdir(parents=True)
+    (tmp_path / "w" / "htcondor2" / "__init__.py").write_text("")
+    (tmp_path / "w" / "htcondor-24.0.9.dist-info").mkdir()
+    (tmp_path / "s.yaml").write_text(f"site:\n  name: x\n{line}\n")
+    assert wheels.guess(tmp_path / "s.yaml") == tmp_path / "w"
+    (tmp_path / "s.yaml").write_text("site:\n  name: x\n  htcondor_version: *v\n")
+    assert wheels.guess(tmp_path / "s.yaml") is None

@@ -4,9 +4,10 @@ modules of the checks are imported while it reads the roles."""
 
 from __future__ import annotations
 
+from confgen import wheels
 from confgen.render import Fragment
 from confgen.site.model import Site
-from confgen.validate import htcondor_version, parser, wheels
+from confgen.validate import htcondor_version, parser
 from confgen.validate.report import Report
 
 __all__ = ["Report", "validate"]

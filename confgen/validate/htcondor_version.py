@@ -1,14 +1,14 @@
 """`site.htcondor_version` in `confgen check`: which HTCondor release read the roles, said as a note with
 the key's position, and how to install the wheel of the pool's series when it is missing
-(confgen/validate/wheels.py finds it). The floor is refused earlier, in confgen/site/version.py."""
+(confgen/wheels.py finds it). The floor is refused earlier, in confgen/site/version.py."""
 
 from __future__ import annotations
 
 import os
 
+from confgen import wheels
 from confgen.diagnostics import Diagnostic
 from confgen.site.model import Site
-from confgen.validate import wheels
 
 WHERE = ("site", "htcondor_version")
 

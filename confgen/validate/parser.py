@@ -20,7 +20,7 @@ from confgen.render import Fragment, htcondor_roles
 from confgen.site.bounds import MAX_RENDERED
 from confgen.validate import newest_images
 from confgen.validate._child import ALL_KNOBS
-from confgen.validate.wheels import child_env
+from confgen.wheels import child_env
 
 #: Seconds each step of the parser's child may take: reading one role, or expanding one knob. A
 #: macro cycle makes the expansion of a knob that is part of it hang.

@@ -23,6 +23,7 @@ import contextlib
 import contextvars
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -119,11 +120,39 @@ def parser_uses(wheel: Wheel | None) -> Iterator[None]:
 
 def child_env(env: dict[str, str]) -> dict[str, str]:
     """The parser child's environment: the chosen wheel's directory first on PYTHONPATH."""
-    directory = _CHILD_PATH.get()
+    return with_wheel(env, _CHILD_PATH.get())
+
+
+def with_wheel(env: dict[str, str], directory: Path | None) -> dict[str, str]:
+    """`env` with `directory` (a wheel's, or None: this environment's) first on PYTHONPATH."""
     if directory is None:
         return env
     rest = env.get("PYTHONPATH")
     return {**env, "PYTHONPATH": str(directory) + (os.pathsep + rest if rest else "")}
+
+
+#: `  htcondor_version: "24.0"` as site.yaml writes it (guess() reads the file as text).
+_VERSION_LINE = re.compile(r"""^[ \t]+htcondor_version:[ \t]*["']?([0-9]{1,3})\.([0-9]{1,3})["']?[ \t]*(#.*)?$""", re.MULTILINE)
+
+
+def guess(site_file: str | os.PathLike[str]) -> Path | None:
+    """The directory of the installed wheel of the series that `site_file` seems to name, read as text
+    before the site is loaded (its `htcondor_version:` line); None for this environment's wheel. Only for
+    starting the parser's child early: the loaded site decides, and a wrong guess costs a second child."""
+    try:
+        with open(site_file, "rb") as f:
+            text = f.read(1 << 16).decode("utf-8", "replace")
+    except OSError:
+        return None
+    m = _VERSION_LINE.search(text)
+    if m is None:
+        return None
+    series = (int(m.group(1)), int(m.group(2)))
+    for _, directory in candidates(series):
+        version = installed_version(directory)
+        if version is not None and series_of(version) == series:
+            return directory
+    return None
 
 
 def install(series: Series, target: Path) -> tuple[bool, str]:
