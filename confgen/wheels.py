@@ -24,6 +24,7 @@ import contextvars
 import dataclasses
 import os
 import re
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -140,6 +141,8 @@ def guess(site_file: str | os.PathLike[str]) -> Path | None:
     before the site is loaded (its `htcondor_version:` line); None for this environment's wheel. Only for
     starting the parser's child early: the loaded site decides, and a wrong guess costs a second child."""
     try:
+        if not stat.S_ISREG(os.stat(site_file).st_mode):  # a pipe (`check <(...)`) is read once, by the loader
+            return None
         with open(site_file, "rb") as f:
             text = f.read(1 << 16).decode("utf-8", "replace")
     except OSError:

@@ -271,3 +271,17 @@ def test_the_guess_reads_the_key_as_sites_write_it(tmp_path: Path, monkeypatch: 
     assert wheels.guess(tmp_path / "s.yaml") == tmp_path / "w"
     (tmp_path / "s.yaml").write_text("site:\n  name: x\n  htcondor_version: *v\n")
     assert wheels.guess(tmp_path / "s.yaml") is None
+
+
+def test_a_site_read_from_a_pipe_is_read_once_by_the_loader(tmp_path: Path) -> None:
+    """`confgen check <(generate-site)`: the guess must not read the pipe (it would take the site's first
+    64 KiB from the loader); it guesses nothing, and the site checks as from a file."""
+    fifo = tmp_path / "site.fifo"
+    os.mkfifo(fifo)
+    assert wheels.guess(fifo) is None  # returns at once: a FIFO is not opened
+    writer = subprocess.Popen(["sh", "-c", f'cat "$1" > "{fifo}"', "sh", str(ROOT / "site.yaml")])
+    try:
+        proc = subprocess.run([sys.executable, "-m", "confgen", "check", str(fifo)], capture_output=True, text=True, timeout=120)
+    finally:
+        writer.wait(timeout=60)
+    assert proc.returncode == 0 and "checks evaluated, 0 problem(s)" in proc.stdout, proc.stdout + proc.stderr
