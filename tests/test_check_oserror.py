@@ -27,13 +27,15 @@ def workdir(tmp_path: Path) -> Path:
 def test_disk_full_temporary_directory(workdir: Path) -> None:
     full = workdir / "full"
     full.mkdir()
-    script = f'mount -t tmpfs -o size=8k confgen-full {full} && TMPDIR={full} exec "$@"'
+    # After the check, what it left in the full directory is listed (the mount lives only in this namespace).
+    script = f'mount -t tmpfs -o size=8k confgen-full {full} || exit 99; TMPDIR={full} "$@"; rc=$?; echo "left: $(ls -A {full})" >&2; exit $rc'
     proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *CHECK],
                           cwd=workdir, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert f"confgen: error: {full}/confgen-check-" in proc.stderr
     assert "No space left on device" in proc.stderr
     assert "bug" not in proc.stderr
+    assert proc.stderr.rstrip().endswith("left:"), proc.stderr  # the partly staged roles were removed
 
 
 def test_no_file_descriptors_left(workdir: Path) -> None:

@@ -109,10 +109,14 @@ class Parsing:
                 del by_role[role]
         self._tmp = tempfile.TemporaryDirectory(prefix="confgen-check-", dir=staging_dir())
         self.tmp = Path(self._tmp.name)
-        self.jobs, self.origins = _stage(self.tmp, by_role, also_read, subsystems)
-        for job in self.jobs:
-            job["list_all"] = list_all
-        self._child: subprocess.Popen[bytes] | None = _feed(self.jobs) if self.jobs else None
+        try:
+            self.jobs, self.origins = _stage(self.tmp, by_role, also_read, subsystems)
+            for job in self.jobs:
+                job["list_all"] = list_all
+            self._child: subprocess.Popen[bytes] | None = _feed(self.jobs) if self.jobs else None
+        except BaseException:  # disk full, no file descriptors: nothing staged is left behind
+            self._tmp.cleanup()
+            raise
 
     def result(self) -> tuple[dict[str, RoleConfig], list[Diagnostic]]:
         results, run_problems = _run(self.jobs, self.timeout, self.tmp, self.label, self.sizes, self._child)
