@@ -97,6 +97,11 @@ def find(series: Series) -> Wheel | None:
     own = pinned()
     if own.series == series:
         return own
+    return installed(series)
+
+
+def installed(series: Series) -> Wheel | None:
+    """The first wheel of `series` where confgen looks (candidates()), or None."""
     for _, directory in candidates(series):
         version = installed_version(directory)
         if version is not None and series_of(version) == series:
@@ -150,12 +155,8 @@ def guess(site_file: str | os.PathLike[str]) -> Path | None:
     m = _VERSION_LINE.search(text)
     if m is None:
         return None
-    series = (int(m.group(1)), int(m.group(2)))
-    for _, directory in candidates(series):
-        version = installed_version(directory)
-        if version is not None and series_of(version) == series:
-            return directory
-    return None
+    wheel = installed((int(m.group(1)), int(m.group(2))))
+    return wheel.path if wheel is not None else None
 
 
 def install(series: Series, target: Path) -> tuple[bool, str]:
